@@ -1,0 +1,35 @@
+-- name: AgentUpsertSession :one
+INSERT INTO agents (id, workspace_id, pool_id, name, version, capacity, session_id, token_id, draining,
+                    connect_time, last_heartbeat_time)
+VALUES (@id, @workspace_id, @pool_id, @name, @version, @capacity, @session_id, @token_id, @draining, @now, @now)
+ON CONFLICT (pool_id, name) DO UPDATE
+SET version = excluded.version,
+    capacity = excluded.capacity,
+    session_id = excluded.session_id,
+    token_id = excluded.token_id,
+    draining = excluded.draining,
+    connect_time = excluded.connect_time,
+    last_heartbeat_time = excluded.last_heartbeat_time,
+    disconnect_time = NULL
+RETURNING *;
+
+-- name: AgentGetBySession :one
+SELECT * FROM agents WHERE session_id = @session_id;
+
+-- name: AgentHeartbeat :one
+UPDATE agents SET last_heartbeat_time = @now, draining = @draining
+WHERE session_id = @session_id
+RETURNING *;
+
+-- name: AgentDisconnect :exec
+UPDATE agents SET disconnect_time = @now
+WHERE session_id = @session_id AND disconnect_time IS NULL;
+
+-- name: AgentList :many
+SELECT a.*,
+       (SELECT count(*) FROM runs r WHERE r.agent_id = a.id
+            AND r.state IN ('SCHEDULED', 'PENDING', 'RUNNING', 'CANCELLING')
+            AND r.lease_expire_time IS NOT NULL)::integer AS active_runs
+FROM agents a
+WHERE a.pool_id = @pool_id
+ORDER BY a.name;

@@ -1,0 +1,26 @@
+-- name: RunStateChangeInsert :batchexec
+INSERT INTO run_state_changes (run_id, workspace_id, attempt, from_state, to_state, to_name,
+                               message, actor, lease_token, time)
+VALUES (@run_id, @workspace_id, @attempt, sqlc.narg(from_state), @to_state, @to_name,
+        @message, @actor, @lease_token, @now);
+
+-- name: RunStateChangeInsertCreated :exec
+-- RunStateChangeInsertCreated records the creation of many runs at once.
+INSERT INTO run_state_changes (run_id, workspace_id, attempt, from_state, to_state, to_name,
+                               message, actor, lease_token, time)
+SELECT u.id, @workspace_id, 1, NULL, 'SCHEDULED', 'Scheduled', '', @actor, 0, @now
+FROM unnest(@run_ids::uuid[]) AS u(id);
+
+-- name: RunStateChangeList :many
+SELECT * FROM run_state_changes WHERE run_id = @run_id ORDER BY id;
+
+-- name: RunStateChangeListAll :many
+-- RunStateChangeListAll returns every history entry; used by the invariant checker.
+SELECT * FROM run_state_changes ORDER BY run_id, id;
+
+-- name: RunStateChangeFind :one
+-- RunStateChangeFind finds the entry a repeated report would have written.
+SELECT * FROM run_state_changes
+WHERE run_id = @run_id AND attempt = @attempt AND lease_token = @lease_token AND to_state = @to_state
+ORDER BY id
+LIMIT 1;

@@ -1,0 +1,131 @@
+-- name: RunInsertMany :many
+-- RunInsertMany inserts new SCHEDULED runs; a run whose idempotency key
+-- already exists for its deployment is skipped (and not returned).
+INSERT INTO runs (id, workspace_id, deployment_id, deployment_version, pool_id, queue_id,
+                  state, state_name, attempt, max_attempts, parameters, idempotency_key,
+                  priority, tags, expected_start_time, create_time, update_time, created_by,
+                  retry_delay_ms, retry_on, timeout_ms)
+SELECT u.id, @workspace_id, u.deployment_id, u.deployment_version, u.pool_id, u.queue_id,
+       'SCHEDULED', 'Scheduled', 1, u.max_attempts, u.parameters::jsonb, nullif(u.idempotency_key, ''),
+       u.priority, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.expected_start_time,
+       @now, @now, @created_by, u.retry_delay_ms, u.retry_on, u.timeout_ms
+FROM (SELECT unnest(@ids::uuid[]) AS id,
+             unnest(@deployment_ids::uuid[]) AS deployment_id,
+             unnest(@deployment_versions::integer[]) AS deployment_version,
+             unnest(@pool_ids::uuid[]) AS pool_id,
+             unnest(@queue_ids::uuid[]) AS queue_id,
+             unnest(@max_attempts::integer[]) AS max_attempts,
+             unnest(@parameters::text[]) AS parameters,
+             unnest(@idempotency_keys::text[]) AS idempotency_key,
+             unnest(@priorities::integer[]) AS priority,
+             unnest(@tags::text[]) AS tags,
+             unnest(@expected_start_times::timestamptz[]) AS expected_start_time,
+             unnest(@retry_delays_ms::bigint[]) AS retry_delay_ms,
+             unnest(@retry_ons::integer[]) AS retry_on,
+             unnest(@timeouts_ms::bigint[]) AS timeout_ms) AS u
+ON CONFLICT (deployment_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING *;
+
+-- name: RunGetByIdempotencyKeys :many
+SELECT * FROM runs
+WHERE deployment_id = ANY(@deployment_ids::uuid[]) AND idempotency_key = ANY(@keys::text[]);
+
+-- name: RunGet :one
+SELECT * FROM runs WHERE workspace_id = @workspace_id AND id = @id;
+
+-- name: RunGetMany :many
+SELECT * FROM runs WHERE id = ANY(@ids::uuid[]);
+
+-- name: RunLockMany :many
+-- RunLockMany locks runs in id order, so two transactions never deadlock.
+SELECT * FROM runs WHERE id = ANY(@ids::uuid[]) ORDER BY id FOR UPDATE;
+
+-- name: RunList :many
+SELECT * FROM runs r
+WHERE r.workspace_id = @workspace_id
+  AND (cardinality(@states::text[]) = 0 OR r.state = ANY(@states::text[]))
+  AND (sqlc.narg(deployment_id)::uuid IS NULL OR r.deployment_id = sqlc.narg(deployment_id))
+  AND (sqlc.narg(created_after)::timestamptz IS NULL OR r.create_time >= sqlc.narg(created_after))
+  AND (sqlc.narg(created_before)::timestamptz IS NULL OR r.create_time < sqlc.narg(created_before))
+  AND (sqlc.narg(cursor_time)::timestamptz IS NULL
+       OR (r.create_time, r.id) < (sqlc.narg(cursor_time)::timestamptz, sqlc.narg(cursor_id)::uuid))
+ORDER BY r.create_time DESC, r.id DESC
+LIMIT @page_limit;
+
+-- name: RunOffer :many
+-- RunOffer picks due, unoffered SCHEDULED runs of a pool for one agent and
+-- marks them offered under a fresh lease token until the offer expires.
+WITH picked AS (
+    SELECT r.id
+    FROM runs r
+    JOIN work_queues q ON q.id = r.queue_id
+    WHERE r.pool_id = @pool_id
+      AND r.state = 'SCHEDULED'
+      AND r.expected_start_time <= @now
+      AND (r.lease_expire_time IS NULL OR r.lease_expire_time <= @now)
+      AND NOT q.paused
+    ORDER BY q.priority DESC, r.priority DESC, r.expected_start_time, r.id
+    LIMIT @max_runs
+    FOR UPDATE OF r SKIP LOCKED
+)
+UPDATE runs
+SET agent_id = @agent_id,
+    lease_token = nextval('run_lease_tokens'),
+    lease_expire_time = @offer_expire_time,
+    update_time = @now
+FROM picked
+WHERE runs.id = picked.id
+RETURNING runs.*;
+
+-- name: RunNextLeaseToken :one
+SELECT nextval('run_lease_tokens')::bigint;
+
+-- name: RunUpdate :batchexec
+UPDATE runs
+SET state = @state,
+    state_name = @state_name,
+    state_message = @state_message,
+    attempt = @attempt,
+    max_attempts = @max_attempts,
+    agent_id = sqlc.narg(agent_id),
+    lease_token = @lease_token,
+    lease_expire_time = sqlc.narg(lease_expire_time),
+    expected_start_time = @expected_start_time,
+    start_time = sqlc.narg(start_time),
+    end_time = sqlc.narg(end_time),
+    exit_code = sqlc.narg(exit_code),
+    infrastructure_id = @infrastructure_id,
+    update_time = @now
+WHERE id = @id;
+
+-- name: RunExpiredLeases :many
+-- RunExpiredLeases lists runs whose offer or lease ended before now.
+SELECT id, state, lease_token FROM runs
+WHERE lease_expire_time IS NOT NULL AND lease_expire_time < @now
+ORDER BY lease_expire_time
+LIMIT @max_runs;
+
+-- name: RunRenewLeases :many
+-- RunRenewLeases extends the leases an agent still holds and returns the
+-- runs it renewed; a run whose token or agent changed is not renewed.
+UPDATE runs
+SET lease_expire_time = @lease_expire_time
+FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@lease_tokens::bigint[]) AS lease_token) AS u
+WHERE runs.id = u.id
+  AND runs.lease_token = u.lease_token
+  AND runs.agent_id = @agent_id
+  AND runs.state IN ('PENDING', 'RUNNING', 'CANCELLING')
+RETURNING runs.id, runs.state, runs.attempt, runs.lease_token;
+
+-- name: RunListLeasedByAgent :many
+SELECT id, state, attempt, lease_token, state_message FROM runs
+WHERE agent_id = @agent_id AND state IN ('PENDING', 'RUNNING', 'CANCELLING');
+
+-- name: RunCountOffered :one
+SELECT count(*)::integer FROM runs
+WHERE agent_id = @agent_id
+  AND (state IN ('PENDING', 'RUNNING', 'CANCELLING')
+       OR (state = 'SCHEDULED' AND lease_expire_time > @now));
+
+-- name: Notify :exec
+SELECT pg_notify(@channel::text, @payload::text);
