@@ -10,10 +10,10 @@ SELECT * FROM agent_tokens WHERE prefix = @prefix;
 SELECT * FROM agent_tokens WHERE pool_id = @pool_id ORDER BY create_time, id;
 
 -- name: AgentTokenRevoke :one
-UPDATE agent_tokens SET revoke_time = coalesce(revoke_time, @now)
+UPDATE agent_tokens SET revoke_time = coalesce(revoke_time, @now::timestamptz)
 WHERE workspace_id = @workspace_id AND id = @id
 RETURNING *;
 
 -- name: AgentTokenTouch :exec
-UPDATE agent_tokens SET last_use_time = @now
-WHERE id = @id AND (last_use_time IS NULL OR last_use_time < @stale_before);
+UPDATE agent_tokens SET last_use_time = @now::timestamptz
+WHERE id = @id AND (last_use_time IS NULL OR last_use_time < @stale_before::timestamptz);

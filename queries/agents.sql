@@ -22,7 +22,7 @@ WHERE session_id = @session_id
 RETURNING *;
 
 -- name: AgentDisconnect :exec
-UPDATE agents SET disconnect_time = @now
+UPDATE agents SET disconnect_time = @now::timestamptz
 WHERE session_id = @session_id AND disconnect_time IS NULL;
 
 -- name: AgentList :many

@@ -7,5 +7,5 @@ RETURNING *;
 SELECT * FROM api_keys WHERE prefix = @prefix;
 
 -- name: APIKeyTouch :exec
-UPDATE api_keys SET last_use_time = @now
-WHERE id = @id AND (last_use_time IS NULL OR last_use_time < @stale_before);
+UPDATE api_keys SET last_use_time = @now::timestamptz
+WHERE id = @id AND (last_use_time IS NULL OR last_use_time < @stale_before::timestamptz);

@@ -33,7 +33,7 @@ WHERE id = @id
 RETURNING *;
 
 -- name: DeploymentSoftDelete :exec
-UPDATE deployments SET delete_time = @now WHERE id = @id;
+UPDATE deployments SET delete_time = @now::timestamptz WHERE id = @id;
 
 -- name: DeploymentActiveRunCount :one
 SELECT count(*) FROM runs

@@ -24,3 +24,12 @@ SELECT * FROM run_state_changes
 WHERE run_id = @run_id AND attempt = @attempt AND lease_token = @lease_token AND to_state = @to_state
 ORDER BY id
 LIMIT 1;
+
+-- name: RunStateChangeLastEnded :one
+-- RunStateChangeLastEnded finds how the newest leased attempt of a run ended,
+-- so a repeated report about it is recognised.
+SELECT lease_token, to_state, to_name FROM run_state_changes
+WHERE run_id = @run_id AND lease_token <> 0
+  AND to_state IN ('COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED')
+ORDER BY id DESC
+LIMIT 1;

@@ -69,7 +69,7 @@ WITH picked AS (
     FOR UPDATE OF r SKIP LOCKED
 )
 UPDATE runs
-SET agent_id = @agent_id,
+SET agent_id = @agent_id::uuid,
     lease_token = nextval('run_lease_tokens'),
     lease_expire_time = @offer_expire_time,
     update_time = @now
@@ -101,7 +101,7 @@ WHERE id = @id;
 -- name: RunExpiredLeases :many
 -- RunExpiredLeases lists runs whose offer or lease ended before now.
 SELECT id, state, lease_token FROM runs
-WHERE lease_expire_time IS NOT NULL AND lease_expire_time < @now
+WHERE lease_expire_time IS NOT NULL AND lease_expire_time < @now::timestamptz
 ORDER BY lease_expire_time
 LIMIT @max_runs;
 
@@ -113,19 +113,19 @@ SET lease_expire_time = @lease_expire_time
 FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@lease_tokens::bigint[]) AS lease_token) AS u
 WHERE runs.id = u.id
   AND runs.lease_token = u.lease_token
-  AND runs.agent_id = @agent_id
+  AND runs.agent_id = @agent_id::uuid
   AND runs.state IN ('PENDING', 'RUNNING', 'CANCELLING')
 RETURNING runs.id, runs.state, runs.attempt, runs.lease_token;
 
 -- name: RunListLeasedByAgent :many
 SELECT id, state, attempt, lease_token, state_message FROM runs
-WHERE agent_id = @agent_id AND state IN ('PENDING', 'RUNNING', 'CANCELLING');
+WHERE agent_id = @agent_id::uuid AND state IN ('PENDING', 'RUNNING', 'CANCELLING');
 
 -- name: RunCountOffered :one
 SELECT count(*)::integer FROM runs
-WHERE agent_id = @agent_id
+WHERE agent_id = @agent_id::uuid
   AND (state IN ('PENDING', 'RUNNING', 'CANCELLING')
-       OR (state = 'SCHEDULED' AND lease_expire_time > @now));
+       OR (state = 'SCHEDULED' AND lease_expire_time > @now::timestamptz));
 
 -- name: Notify :exec
 SELECT pg_notify(@channel::text, @payload::text);

@@ -109,13 +109,13 @@ func (q *Queries) AgentTokenList(ctx context.Context, poolID uuid.UUID) ([]Agent
 }
 
 const agentTokenRevoke = `-- name: AgentTokenRevoke :one
-UPDATE agent_tokens SET revoke_time = coalesce(revoke_time, $1)
+UPDATE agent_tokens SET revoke_time = coalesce(revoke_time, $1::timestamptz)
 WHERE workspace_id = $2 AND id = $3
 RETURNING id, workspace_id, pool_id, name, prefix, secret_hash, create_time, revoke_time, last_use_time
 `
 
 type AgentTokenRevokeParams struct {
-	Now         *time.Time
+	Now         time.Time
 	WorkspaceID uuid.UUID
 	ID          uuid.UUID
 }
@@ -138,14 +138,14 @@ func (q *Queries) AgentTokenRevoke(ctx context.Context, arg AgentTokenRevokePara
 }
 
 const agentTokenTouch = `-- name: AgentTokenTouch :exec
-UPDATE agent_tokens SET last_use_time = $1
-WHERE id = $2 AND (last_use_time IS NULL OR last_use_time < $3)
+UPDATE agent_tokens SET last_use_time = $1::timestamptz
+WHERE id = $2 AND (last_use_time IS NULL OR last_use_time < $3::timestamptz)
 `
 
 type AgentTokenTouchParams struct {
-	Now         *time.Time
+	Now         time.Time
 	ID          uuid.UUID
-	StaleBefore *time.Time
+	StaleBefore time.Time
 }
 
 func (q *Queries) AgentTokenTouch(ctx context.Context, arg AgentTokenTouchParams) error {

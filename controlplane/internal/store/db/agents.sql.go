@@ -13,12 +13,12 @@ import (
 )
 
 const agentDisconnect = `-- name: AgentDisconnect :exec
-UPDATE agents SET disconnect_time = $1
+UPDATE agents SET disconnect_time = $1::timestamptz
 WHERE session_id = $2 AND disconnect_time IS NULL
 `
 
 type AgentDisconnectParams struct {
-	Now       *time.Time
+	Now       time.Time
 	SessionID uuid.UUID
 }
 

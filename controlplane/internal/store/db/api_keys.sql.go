@@ -79,14 +79,14 @@ func (q *Queries) APIKeyInsert(ctx context.Context, arg APIKeyInsertParams) (Api
 }
 
 const aPIKeyTouch = `-- name: APIKeyTouch :exec
-UPDATE api_keys SET last_use_time = $1
-WHERE id = $2 AND (last_use_time IS NULL OR last_use_time < $3)
+UPDATE api_keys SET last_use_time = $1::timestamptz
+WHERE id = $2 AND (last_use_time IS NULL OR last_use_time < $3::timestamptz)
 `
 
 type APIKeyTouchParams struct {
-	Now         *time.Time
+	Now         time.Time
 	ID          uuid.UUID
-	StaleBefore *time.Time
+	StaleBefore time.Time
 }
 
 func (q *Queries) APIKeyTouch(ctx context.Context, arg APIKeyTouchParams) error {

@@ -240,11 +240,11 @@ func (q *Queries) DeploymentSetVersion(ctx context.Context, arg DeploymentSetVer
 }
 
 const deploymentSoftDelete = `-- name: DeploymentSoftDelete :exec
-UPDATE deployments SET delete_time = $1 WHERE id = $2
+UPDATE deployments SET delete_time = $1::timestamptz WHERE id = $2
 `
 
 type DeploymentSoftDeleteParams struct {
-	Now *time.Time
+	Now time.Time
 	ID  uuid.UUID
 }
 

@@ -52,7 +52,7 @@ type Querier interface {
 	// already exists for its deployment is skipped (and not returned).
 	RunInsertMany(ctx context.Context, arg RunInsertManyParams) ([]Run, error)
 	RunList(ctx context.Context, arg RunListParams) ([]Run, error)
-	RunListLeasedByAgent(ctx context.Context, agentID uuid.NullUUID) ([]RunListLeasedByAgentRow, error)
+	RunListLeasedByAgent(ctx context.Context, agentID uuid.UUID) ([]RunListLeasedByAgentRow, error)
 	// RunLockMany locks runs in id order, so two transactions never deadlock.
 	RunLockMany(ctx context.Context, ids []uuid.UUID) ([]Run, error)
 	RunNextLeaseToken(ctx context.Context) (int64, error)
@@ -67,6 +67,9 @@ type Querier interface {
 	RunStateChangeInsert(ctx context.Context, arg []RunStateChangeInsertParams) *RunStateChangeInsertBatchResults
 	// RunStateChangeInsertCreated records the creation of many runs at once.
 	RunStateChangeInsertCreated(ctx context.Context, arg RunStateChangeInsertCreatedParams) error
+	// RunStateChangeLastEnded finds how the newest leased attempt of a run ended,
+	// so a repeated report about it is recognised.
+	RunStateChangeLastEnded(ctx context.Context, runID uuid.UUID) (RunStateChangeLastEndedRow, error)
 	RunStateChangeList(ctx context.Context, runID uuid.UUID) ([]RunStateChange, error)
 	// RunStateChangeListAll returns every history entry; used by the invariant checker.
 	RunStateChangeListAll(ctx context.Context) ([]RunStateChange, error)

@@ -76,6 +76,29 @@ func (q *Queries) RunStateChangeInsertCreated(ctx context.Context, arg RunStateC
 	return err
 }
 
+const runStateChangeLastEnded = `-- name: RunStateChangeLastEnded :one
+SELECT lease_token, to_state, to_name FROM run_state_changes
+WHERE run_id = $1 AND lease_token <> 0
+  AND to_state IN ('COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED')
+ORDER BY id DESC
+LIMIT 1
+`
+
+type RunStateChangeLastEndedRow struct {
+	LeaseToken int64
+	ToState    string
+	ToName     string
+}
+
+// RunStateChangeLastEnded finds how the newest leased attempt of a run ended,
+// so a repeated report about it is recognised.
+func (q *Queries) RunStateChangeLastEnded(ctx context.Context, runID uuid.UUID) (RunStateChangeLastEndedRow, error) {
+	row := q.db.QueryRow(ctx, runStateChangeLastEnded, runID)
+	var i RunStateChangeLastEndedRow
+	err := row.Scan(&i.LeaseToken, &i.ToState, &i.ToName)
+	return i, err
+}
+
 const runStateChangeList = `-- name: RunStateChangeList :many
 SELECT id, run_id, workspace_id, attempt, from_state, to_state, to_name, message, actor, lease_token, time FROM run_state_changes WHERE run_id = $1 ORDER BY id
 `

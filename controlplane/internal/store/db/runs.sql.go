@@ -28,14 +28,14 @@ func (q *Queries) Notify(ctx context.Context, arg NotifyParams) error {
 
 const runCountOffered = `-- name: RunCountOffered :one
 SELECT count(*)::integer FROM runs
-WHERE agent_id = $1
+WHERE agent_id = $1::uuid
   AND (state IN ('PENDING', 'RUNNING', 'CANCELLING')
-       OR (state = 'SCHEDULED' AND lease_expire_time > $2))
+       OR (state = 'SCHEDULED' AND lease_expire_time > $2::timestamptz))
 `
 
 type RunCountOfferedParams struct {
-	AgentID uuid.NullUUID
-	Now     *time.Time
+	AgentID uuid.UUID
+	Now     time.Time
 }
 
 func (q *Queries) RunCountOffered(ctx context.Context, arg RunCountOfferedParams) (int32, error) {
@@ -47,13 +47,13 @@ func (q *Queries) RunCountOffered(ctx context.Context, arg RunCountOfferedParams
 
 const runExpiredLeases = `-- name: RunExpiredLeases :many
 SELECT id, state, lease_token FROM runs
-WHERE lease_expire_time IS NOT NULL AND lease_expire_time < $1
+WHERE lease_expire_time IS NOT NULL AND lease_expire_time < $1::timestamptz
 ORDER BY lease_expire_time
 LIMIT $2
 `
 
 type RunExpiredLeasesParams struct {
-	Now     *time.Time
+	Now     time.Time
 	MaxRuns int32
 }
 
@@ -451,7 +451,7 @@ func (q *Queries) RunList(ctx context.Context, arg RunListParams) ([]Run, error)
 
 const runListLeasedByAgent = `-- name: RunListLeasedByAgent :many
 SELECT id, state, attempt, lease_token, state_message FROM runs
-WHERE agent_id = $1 AND state IN ('PENDING', 'RUNNING', 'CANCELLING')
+WHERE agent_id = $1::uuid AND state IN ('PENDING', 'RUNNING', 'CANCELLING')
 `
 
 type RunListLeasedByAgentRow struct {
@@ -462,7 +462,7 @@ type RunListLeasedByAgentRow struct {
 	StateMessage string
 }
 
-func (q *Queries) RunListLeasedByAgent(ctx context.Context, agentID uuid.NullUUID) ([]RunListLeasedByAgentRow, error) {
+func (q *Queries) RunListLeasedByAgent(ctx context.Context, agentID uuid.UUID) ([]RunListLeasedByAgentRow, error) {
 	rows, err := q.db.Query(ctx, runListLeasedByAgent, agentID)
 	if err != nil {
 		return nil, err
@@ -570,7 +570,7 @@ WITH picked AS (
     FOR UPDATE OF r SKIP LOCKED
 )
 UPDATE runs
-SET agent_id = $1,
+SET agent_id = $1::uuid,
     lease_token = nextval('run_lease_tokens'),
     lease_expire_time = $2,
     update_time = $3
@@ -580,7 +580,7 @@ RETURNING runs.id, runs.workspace_id, runs.deployment_id, runs.deployment_versio
 `
 
 type RunOfferParams struct {
-	AgentID         uuid.NullUUID
+	AgentID         uuid.UUID
 	OfferExpireTime *time.Time
 	Now             time.Time
 	PoolID          uuid.UUID
@@ -652,14 +652,14 @@ SET lease_expire_time = $1
 FROM (SELECT unnest($3::uuid[]) AS id, unnest($4::bigint[]) AS lease_token) AS u
 WHERE runs.id = u.id
   AND runs.lease_token = u.lease_token
-  AND runs.agent_id = $2
+  AND runs.agent_id = $2::uuid
   AND runs.state IN ('PENDING', 'RUNNING', 'CANCELLING')
 RETURNING runs.id, runs.state, runs.attempt, runs.lease_token
 `
 
 type RunRenewLeasesParams struct {
 	LeaseExpireTime *time.Time
-	AgentID         uuid.NullUUID
+	AgentID         uuid.UUID
 	Ids             []uuid.UUID
 	LeaseTokens     []int64
 }

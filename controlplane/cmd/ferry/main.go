@@ -1,0 +1,128 @@
+// Command ferry is the Ferry control plane (ferry server, ferry migrate) and
+// its command-line client.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ferryhq/ferry/controlplane/internal/cli"
+	"github.com/ferryhq/ferry/controlplane/internal/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv}
+	os.Exit(cli.Main(ctx, env, os.Args[1:], serverCommand(), migrateCommand()))
+}
+
+// envOr returns the variable's value, or def when unset.
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("FERRY_DATA_DIR"); d != "" {
+		return d
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "ferry")
+	}
+	return ".ferry"
+}
+
+func durationEnv(getenv func(string) string, name string, def time.Duration) time.Duration {
+	if v := getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func newLogger(level string, w *os.File) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func dbFlags(fs *flag.FlagSet, getenv func(string) string) (dataDir, dbURL, logLevel *string) {
+	dataDir = fs.String("data-dir", defaultDataDir(getenv), "directory for the embedded PostgreSQL and the admin key (FERRY_DATA_DIR)")
+	dbURL = fs.String("database-url", getenv("FERRY_DATABASE_URL"), "PostgreSQL 14+ URL; empty runs an embedded PostgreSQL (FERRY_DATABASE_URL)")
+	logLevel = fs.String("log-level", envOr(getenv, "FERRY_LOG_LEVEL", "info"), "debug, info, warn or error (FERRY_LOG_LEVEL)")
+	return dataDir, dbURL, logLevel
+}
+
+func serverCommand() cli.Command {
+	return cli.Command{
+		Name:    "server",
+		Summary: "run the control plane",
+		Run: func(ctx context.Context, env cli.Env, args []string) error {
+			fs := flag.NewFlagSet("server", flag.ContinueOnError)
+			fs.SetOutput(env.Stderr)
+			addr := fs.String("addr", envOr(env.Getenv, "FERRY_ADDR", "127.0.0.1:8080"), "listen address (FERRY_ADDR)")
+			dataDir, dbURL, logLevel := dbFlags(fs, env.Getenv)
+			leaseDur := fs.Duration("lease-duration", durationEnv(env.Getenv, "FERRY_LEASE_DURATION", 30*time.Second), "how long a run's lease lasts without a heartbeat (FERRY_LEASE_DURATION)")
+			if err := fs.Parse(args); err != nil {
+				return &cli.ExitError{Code: 2}
+			}
+			log, err := newLogger(*logLevel, os.Stderr)
+			if err != nil {
+				return err
+			}
+			return server.Run(ctx, server.Config{
+				Addr: *addr, DataDir: *dataDir, DatabaseURL: *dbURL, LeaseDuration: *leaseDur,
+				KeepaliveInterval: durationEnv(env.Getenv, "FERRY_KEEPALIVE_INTERVAL", 0),
+				OfferTTL:          durationEnv(env.Getenv, "FERRY_OFFER_TTL", 0),
+			}, log)
+		},
+	}
+}
+
+func migrateCommand() cli.Command {
+	return cli.Command{
+		Name:    "migrate",
+		Summary: "apply pending database migrations and exit",
+		Run: func(ctx context.Context, env cli.Env, args []string) error {
+			fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+			fs.SetOutput(env.Stderr)
+			dataDir, dbURL, logLevel := dbFlags(fs, env.Getenv)
+			if err := fs.Parse(args); err != nil {
+				return &cli.ExitError{Code: 2}
+			}
+			log, err := newLogger(*logLevel, os.Stderr)
+			if err != nil {
+				return err
+			}
+			pool, stopDB, err := server.OpenDatabase(ctx, server.Config{DataDir: *dataDir, DatabaseURL: *dbURL}, log)
+			if err != nil {
+				return err
+			}
+			defer stopDB()
+			applied, err := server.Migrate(ctx, pool, log)
+			if err != nil {
+				return err
+			}
+			if len(applied) == 0 {
+				fmt.Fprintln(env.Stdout, "database is up to date")
+			}
+			for _, name := range applied {
+				fmt.Fprintf(env.Stdout, "applied %s\n", name)
+			}
+			return nil
+		},
+	}
+}

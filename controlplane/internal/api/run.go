@@ -1,0 +1,400 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/ferryhq/ferry/controlplane/internal/auth"
+	"github.com/ferryhq/ferry/controlplane/internal/dispatch"
+	"github.com/ferryhq/ferry/controlplane/internal/notify"
+	"github.com/ferryhq/ferry/controlplane/internal/params"
+	"github.com/ferryhq/ferry/controlplane/internal/run"
+	"github.com/ferryhq/ferry/controlplane/internal/store"
+	"github.com/ferryhq/ferry/controlplane/internal/store/db"
+	"github.com/ferryhq/ferry/controlplane/internal/transition"
+	"github.com/ferryhq/ferry/internal/clock"
+	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
+)
+
+// RunServer implements ferry.v1.RunService.
+type RunServer struct {
+	Store    *store.Store
+	Clock    clock.Clock
+	Log      *slog.Logger
+	Hub      *dispatch.Hub
+	Applier  *transition.Applier
+	Listener *notify.Listener
+}
+
+// CreateRun creates one run.
+func (s *RunServer) CreateRun(ctx context.Context, req *connect.Request[ferryv1.CreateRunRequest]) (*connect.Response[ferryv1.CreateRunResponse], error) {
+	runs, created, err := s.create(ctx, []*ferryv1.RunTemplate{req.Msg.GetRun()}, "run")
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&ferryv1.CreateRunResponse{Run: runs[0], Created: created[0]}), nil
+}
+
+// CreateRuns creates many runs in one transaction.
+func (s *RunServer) CreateRuns(ctx context.Context, req *connect.Request[ferryv1.CreateRunsRequest]) (*connect.Response[ferryv1.CreateRunsResponse], error) {
+	runs, _, err := s.create(ctx, req.Msg.GetRuns(), "runs")
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&ferryv1.CreateRunsResponse{Runs: runs}), nil
+}
+
+type deploymentInfo struct {
+	row  db.Deployment
+	spec *ferryv1.DeploymentSpec
+}
+
+func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate, field string) ([]*ferryv1.Run, []bool, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.Clock.Now()
+	deps := make(map[string]*deploymentInfo)
+	in := db.RunInsertManyParams{WorkspaceID: p.WorkspaceID, Now: now, CreatedBy: p.Subject}
+	type key struct {
+		dep uuid.UUID
+		key string
+	}
+	seen := make(map[key]int)
+	for i, t := range templates {
+		path := field
+		if field == "runs" {
+			path = fmt.Sprintf("runs[%d]", i)
+		}
+		d, ok := deps[t.GetDeployment()]
+		if !ok {
+			d, err = s.deployment(ctx, p, t.GetDeployment())
+			if err != nil {
+				return nil, nil, err
+			}
+			deps[t.GetDeployment()] = d
+		}
+		merged, err := params.Merge(d.spec.GetDefaultParameters(), t.GetParameters())
+		if err != nil {
+			return nil, nil, errInvalid(path+".parameters", "%v", err)
+		}
+		if schema := d.spec.GetParametersSchema(); schema != "" {
+			if err := params.Validate(schema, merged); err != nil {
+				return nil, nil, errInvalid(path+".parameters", "%v", err)
+			}
+		}
+		if k := t.GetIdempotencyKey(); k != "" {
+			kk := key{d.row.ID, k}
+			if _, dup := seen[kk]; dup {
+				return nil, nil, errInvalid(path+".idempotency_key", "repeats the key of an earlier run in this request")
+			}
+			seen[kk] = i
+		}
+		tags, err := json.Marshal(append(append([]string{}, d.spec.GetTags()...), t.GetTags()...))
+		if err != nil {
+			return nil, nil, errInternal(ctx, s.Log, "create run", err)
+		}
+		start := now
+		if t.GetExpectedStartTime() != nil {
+			if err := t.GetExpectedStartTime().CheckValid(); err != nil {
+				return nil, nil, errInvalid(path+".expected_start_time", "%v", err)
+			}
+			start = t.GetExpectedStartTime().AsTime()
+		}
+		priority := d.spec.GetPriority()
+		if t.Priority != nil {
+			priority = t.GetPriority()
+		}
+		retry := d.spec.GetRetry()
+		in.Ids = append(in.Ids, uuid.Must(uuid.NewV7()))
+		in.DeploymentIds = append(in.DeploymentIds, d.row.ID)
+		in.DeploymentVersions = append(in.DeploymentVersions, d.row.CurrentVersion)
+		in.PoolIds = append(in.PoolIds, d.row.PoolID)
+		in.QueueIds = append(in.QueueIds, d.row.QueueID)
+		in.MaxAttempts = append(in.MaxAttempts, 1+retry.GetRetries())
+		in.Parameters = append(in.Parameters, merged)
+		in.IdempotencyKeys = append(in.IdempotencyKeys, t.GetIdempotencyKey())
+		in.Priorities = append(in.Priorities, priority)
+		in.Tags = append(in.Tags, string(tags))
+		in.ExpectedStartTimes = append(in.ExpectedStartTimes, start)
+		in.RetryDelaysMs = append(in.RetryDelaysMs, retry.GetDelay().AsDuration().Milliseconds())
+		in.RetryOns = append(in.RetryOns, int32(retryOn(retry.GetOn())))
+		in.TimeoutsMs = append(in.TimeoutsMs, d.spec.GetTimeout().AsDuration().Milliseconds())
+	}
+
+	byID := make(map[uuid.UUID]db.Run, len(templates))
+	created := make(map[uuid.UUID]bool, len(templates))
+	err = s.Store.Tx(ctx, func(q db.Querier) error {
+		inserted, err := q.RunInsertMany(ctx, in)
+		if err != nil {
+			return fmt.Errorf("insert runs: %w", err)
+		}
+		ids := make([]uuid.UUID, 0, len(inserted))
+		pools := make(map[uuid.UUID]bool)
+		for _, r := range inserted {
+			byID[r.ID] = r
+			created[r.ID] = true
+			ids = append(ids, r.ID)
+			pools[r.PoolID] = true
+		}
+		if len(inserted) < len(in.Ids) {
+			existing, err := q.RunGetByIdempotencyKeys(ctx, db.RunGetByIdempotencyKeysParams{DeploymentIds: in.DeploymentIds, Keys: in.IdempotencyKeys})
+			if err != nil {
+				return fmt.Errorf("read runs by idempotency key: %w", err)
+			}
+			for _, r := range existing {
+				byID[r.ID] = r
+			}
+		}
+		if err := q.RunStateChangeInsertCreated(ctx, db.RunStateChangeInsertCreatedParams{WorkspaceID: p.WorkspaceID, Actor: p.Subject, Now: now, RunIds: ids}); err != nil {
+			return fmt.Errorf("record run creation: %w", err)
+		}
+		poolIDs := make([]uuid.UUID, 0, len(pools))
+		for id := range pools {
+			poolIDs = append(poolIDs, id)
+		}
+		return transition.Notify(ctx, q, transition.ChannelDispatch, poolIDs)
+	})
+	if err != nil {
+		return nil, nil, errInternal(ctx, s.Log, "create runs", err)
+	}
+	// Match each template to its run: a new one in order, or the existing
+	// run with the same idempotency key.
+	byKey := make(map[key]db.Run)
+	for _, r := range byID {
+		if r.IdempotencyKey != nil {
+			byKey[key{r.DeploymentID, *r.IdempotencyKey}] = r
+		}
+	}
+	out := make([]*ferryv1.Run, len(templates))
+	flags := make([]bool, len(templates))
+	names := newNameCache(s.Store.Q)
+	for i := range templates {
+		r, ok := byID[in.Ids[i]]
+		if !ok {
+			r = byKey[key{in.DeploymentIds[i], in.IdempotencyKeys[i]}]
+		}
+		flags[i] = created[r.ID]
+		pr, err := names.run(ctx, r)
+		if err != nil {
+			return nil, nil, errInternal(ctx, s.Log, "create runs", err)
+		}
+		out[i] = pr
+		if flags[i] && s.Hub != nil {
+			s.Hub.Poke(r.PoolID)
+		}
+	}
+	return out, flags, nil
+}
+
+func retryOn(conds []ferryv1.RetryCondition) run.RetryOn {
+	if len(conds) == 0 {
+		return run.DefaultRetryOn
+	}
+	var r run.RetryOn
+	for _, c := range conds {
+		switch c {
+		case ferryv1.RetryCondition_RETRY_CONDITION_FAILED:
+			r |= run.RetryOnFailed
+		case ferryv1.RetryCondition_RETRY_CONDITION_CRASHED:
+			r |= run.RetryOnCrashed
+		case ferryv1.RetryCondition_RETRY_CONDITION_TIMED_OUT:
+			r |= run.RetryOnTimedOut
+		}
+	}
+	return r
+}
+
+func (s *RunServer) deployment(ctx context.Context, p auth.Principal, name string) (*deploymentInfo, error) {
+	row, err := s.Store.Q.DeploymentGetByName(ctx, db.DeploymentGetByNameParams{WorkspaceID: p.WorkspaceID, Name: name})
+	if store.IsNotFound(err) {
+		return nil, errNotFound("deployment", name)
+	}
+	if err != nil {
+		return nil, errInternal(ctx, s.Log, "read deployment", err)
+	}
+	v, err := s.Store.Q.DeploymentVersionGet(ctx, db.DeploymentVersionGetParams{DeploymentID: row.ID, Version: row.CurrentVersion})
+	if err != nil {
+		return nil, errInternal(ctx, s.Log, "read deployment version", err)
+	}
+	spec := new(ferryv1.DeploymentSpec)
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(v.Spec, spec); err != nil {
+		return nil, errInternal(ctx, s.Log, "decode deployment version", err)
+	}
+	return &deploymentInfo{row: row, spec: spec}, nil
+}
+
+// getRun reads a run of the caller's workspace; other workspaces' runs
+// answer NotFound exactly like missing ones.
+func (s *RunServer) getRun(ctx context.Context, id string) (auth.Principal, db.Run, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return p, db.Run{}, err
+	}
+	rid, err := uuid.Parse(id)
+	if err != nil {
+		return p, db.Run{}, errInvalid("id", "not a UUID")
+	}
+	r, err := s.Store.Q.RunGet(ctx, db.RunGetParams{WorkspaceID: p.WorkspaceID, ID: rid})
+	if store.IsNotFound(err) {
+		return p, db.Run{}, errNotFound("run", id)
+	}
+	if err != nil {
+		return p, db.Run{}, errInternal(ctx, s.Log, "read run", err)
+	}
+	return p, r, nil
+}
+
+// GetRun returns one run.
+func (s *RunServer) GetRun(ctx context.Context, req *connect.Request[ferryv1.GetRunRequest]) (*connect.Response[ferryv1.GetRunResponse], error) {
+	_, r, err := s.getRun(ctx, req.Msg.GetId())
+	if err != nil {
+		return nil, err
+	}
+	pr, err := newNameCache(s.Store.Q).run(ctx, r)
+	if err != nil {
+		return nil, errInternal(ctx, s.Log, "get run", err)
+	}
+	return connect.NewResponse(&ferryv1.GetRunResponse{Run: pr}), nil
+}
+
+type runCursor struct {
+	T  time.Time `json:"t"`
+	ID uuid.UUID `json:"id"`
+}
+
+// ListRuns lists runs newest first.
+func (s *RunServer) ListRuns(ctx context.Context, req *connect.Request[ferryv1.ListRunsRequest]) (*connect.Response[ferryv1.ListRunsResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	arg := db.RunListParams{WorkspaceID: p.WorkspaceID, States: []string{}, PageLimit: 50}
+	if m.GetPageSize() > 0 {
+		arg.PageLimit = m.GetPageSize()
+	}
+	for i, st := range m.GetStates() {
+		name, ok := stateFromProto(st)
+		if !ok {
+			return nil, errInvalid(fmt.Sprintf("states[%d]", i), "unknown state %v", st)
+		}
+		arg.States = append(arg.States, name)
+	}
+	if m.GetDeployment() != "" {
+		d, err := s.Store.Q.DeploymentGetByName(ctx, db.DeploymentGetByNameParams{WorkspaceID: p.WorkspaceID, Name: m.GetDeployment()})
+		if store.IsNotFound(err) {
+			return nil, errNotFound("deployment", m.GetDeployment())
+		}
+		if err != nil {
+			return nil, errInternal(ctx, s.Log, "list runs", err)
+		}
+		arg.DeploymentID = uuid.NullUUID{UUID: d.ID, Valid: true}
+	}
+	if t := m.GetCreatedAfter(); t != nil {
+		v := t.AsTime()
+		arg.CreatedAfter = &v
+	}
+	if t := m.GetCreatedBefore(); t != nil {
+		v := t.AsTime()
+		arg.CreatedBefore = &v
+	}
+	if m.GetPageToken() != "" {
+		var c runCursor
+		if err := decodeToken(m.GetPageToken(), &c); err != nil {
+			return nil, errInvalid("page_token", "not a token returned by ListRuns")
+		}
+		arg.CursorTime = &c.T
+		arg.CursorID = uuid.NullUUID{UUID: c.ID, Valid: true}
+	}
+	rows, err := s.Store.Q.RunList(ctx, arg)
+	if err != nil {
+		return nil, errInternal(ctx, s.Log, "list runs", err)
+	}
+	resp := &ferryv1.ListRunsResponse{}
+	names := newNameCache(s.Store.Q)
+	for _, r := range rows {
+		pr, err := names.run(ctx, r)
+		if err != nil {
+			return nil, errInternal(ctx, s.Log, "list runs", err)
+		}
+		resp.Runs = append(resp.Runs, pr)
+	}
+	if int32(len(rows)) == arg.PageLimit {
+		last := rows[len(rows)-1]
+		resp.NextPageToken = encodeToken(runCursor{T: last.CreateTime, ID: last.ID})
+	}
+	return connect.NewResponse(resp), nil
+}
+
+// CancelRun cancels a run.
+func (s *RunServer) CancelRun(ctx context.Context, req *connect.Request[ferryv1.CancelRunRequest]) (*connect.Response[ferryv1.CancelRunResponse], error) {
+	reason := req.Msg.GetReason()
+	if reason == "" {
+		reason = "cancel requested"
+	}
+	return control(s, ctx, req.Msg.GetId(), func(p auth.Principal) run.Event {
+		return run.CancelRequested{Actor: p.Subject, Reason: reason}
+	}, func(r *ferryv1.Run) *connect.Response[ferryv1.CancelRunResponse] {
+		return connect.NewResponse(&ferryv1.CancelRunResponse{Run: r})
+	})
+}
+
+// RetryRun schedules a new attempt of an ended run.
+func (s *RunServer) RetryRun(ctx context.Context, req *connect.Request[ferryv1.RetryRunRequest]) (*connect.Response[ferryv1.RetryRunResponse], error) {
+	return control(s, ctx, req.Msg.GetId(), func(p auth.Principal) run.Event {
+		return run.Retry{Actor: p.Subject}
+	}, func(r *ferryv1.Run) *connect.Response[ferryv1.RetryRunResponse] {
+		return connect.NewResponse(&ferryv1.RetryRunResponse{Run: r})
+	})
+}
+
+func control[T any](s *RunServer, ctx context.Context, id string, event func(auth.Principal) run.Event, wrap func(*ferryv1.Run) *connect.Response[T]) (*connect.Response[T], error) {
+	p, r, err := s.getRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out transition.Outcome
+	err = s.Store.Tx(ctx, func(q db.Querier) error {
+		outcomes, err := s.Applier.Apply(ctx, q, s.Clock.Now(), []transition.Request{{RunID: r.ID, Event: event(p)}},
+			func(row db.Run) bool { return row.WorkspaceID == p.WorkspaceID })
+		if err != nil {
+			return err
+		}
+		out = outcomes[0]
+		return nil
+	})
+	if err != nil {
+		return nil, errInternal(ctx, s.Log, "change run", err)
+	}
+	switch {
+	case errors.Is(out.Err, transition.ErrNoRun):
+		return nil, errNotFound("run", id)
+	case errors.Is(out.Err, run.ErrTerminal):
+		return nil, errPrecondition("run %s already ended %s; nothing to cancel", id, out.Row.State)
+	case errors.Is(out.Err, run.ErrNotRetryable):
+		return nil, errPrecondition("run %s is %s; only failed, crashed or cancelled runs can be retried", id, out.Row.State)
+	case errors.Is(out.Err, run.ErrNotTerminal):
+		return nil, errPrecondition("run %s is still %s; cancel it or wait for it to end before retrying", id, out.Row.State)
+	case out.Err != nil:
+		return nil, errPrecondition("run %s: %v", id, out.Err)
+	}
+	if out.Row.State == string(run.StateScheduled) && s.Hub != nil {
+		s.Hub.Poke(out.Row.PoolID)
+	}
+	pr, err := newNameCache(s.Store.Q).run(ctx, out.Row)
+	if err != nil {
+		return nil, errInternal(ctx, s.Log, "change run", err)
+	}
+	return wrap(pr), nil
+}

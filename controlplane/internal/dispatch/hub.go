@@ -1,0 +1,422 @@
+// Package dispatch offers runs to the agents connected to this control-plane
+// replica. Each pool with connected agents has one loop; it wakes on a NOTIFY
+// (a run became due, a slot was freed), on a local poke and on a slow tick,
+// picks due runs with FOR UPDATE SKIP LOCKED, marks them offered under a fresh
+// lease token, and pushes a work order into the agent's stream. A run becomes
+// PENDING only when the agent claims it; an order lost with a dying stream
+// simply expires and is offered again.
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/ferryhq/ferry/controlplane/internal/store"
+	"github.com/ferryhq/ferry/controlplane/internal/store/db"
+	"github.com/ferryhq/ferry/internal/clock"
+	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
+)
+
+// Config holds the dispatcher's timings.
+type Config struct {
+	// OfferTTL is how long an agent has to claim an offered run. Default 10s.
+	OfferTTL time.Duration
+	// Tick wakes every pool loop this often, to catch runs that became due
+	// by time alone. Default 1s.
+	Tick time.Duration
+	// MaxOffer caps the runs offered to one agent per round. Default 500.
+	MaxOffer int32
+}
+
+func (c *Config) fill() {
+	if c.OfferTTL <= 0 {
+		c.OfferTTL = 10 * time.Second
+	}
+	if c.Tick <= 0 {
+		c.Tick = time.Second
+	}
+	if c.MaxOffer <= 0 {
+		c.MaxOffer = 500
+	}
+}
+
+// Session is one agent's open Subscribe stream on this replica.
+type Session struct {
+	ID          uuid.UUID
+	AgentID     uuid.UUID
+	PoolID      uuid.UUID
+	WorkspaceID uuid.UUID
+	Capacity    int32
+	// Out carries the messages to push into the stream.
+	Out chan *ferryv1.SubscribeResponse
+	// Replaced is closed when a newer session of the same agent registers.
+	Replaced chan struct{}
+
+	mu       sync.Mutex
+	draining bool
+	closed   bool
+}
+
+// NewSession returns a session ready to register.
+func NewSession(id, agentID, poolID, workspaceID uuid.UUID, capacity int32, draining bool) *Session {
+	return &Session{
+		ID: id, AgentID: agentID, PoolID: poolID, WorkspaceID: workspaceID, Capacity: capacity,
+		Out: make(chan *ferryv1.SubscribeResponse, 1024), Replaced: make(chan struct{}), draining: draining,
+	}
+}
+
+// SetDraining records whether the agent takes new work.
+func (s *Session) SetDraining(d bool) {
+	s.mu.Lock()
+	s.draining = d
+	s.mu.Unlock()
+}
+
+func (s *Session) accepting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.draining && !s.closed
+}
+
+// push queues msg without blocking; it reports false when the stream's
+// buffer is full or the session ended.
+func (s *Session) push(msg *ferryv1.SubscribeResponse) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	select {
+	case s.Out <- msg:
+		return true
+	default:
+		return false
+	}
+}
+
+// Hub tracks this replica's sessions and runs the pool loops.
+type Hub struct {
+	cfg   Config
+	store *store.Store
+	clock clock.Clock
+	log   *slog.Logger
+	specs specCache
+
+	mu       sync.Mutex
+	ctx      context.Context
+	sessions map[uuid.UUID]*Session // by agent id
+	pools    map[uuid.UUID]*poolLoop
+}
+
+// NewHub returns a Hub; call [Hub.Run] to start it.
+func NewHub(cfg Config, s *store.Store, c clock.Clock, log *slog.Logger) *Hub {
+	cfg.fill()
+	return &Hub{
+		cfg: cfg, store: s, clock: c, log: log,
+		specs:    specCache{m: make(map[specKey]*ferryv1.DeploymentSpec)},
+		sessions: make(map[uuid.UUID]*Session),
+		pools:    make(map[uuid.UUID]*poolLoop),
+	}
+}
+
+// Run keeps the hub alive until ctx ends; pool loops stop with it.
+func (h *Hub) Run(ctx context.Context) {
+	h.mu.Lock()
+	h.ctx = ctx
+	h.mu.Unlock()
+	<-ctx.Done()
+}
+
+// Register adds a session, replacing an older session of the same agent, and
+// starts its pool's loop.
+func (h *Hub) Register(s *Session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old, ok := h.sessions[s.AgentID]; ok {
+		old.mu.Lock()
+		old.closed = true
+		old.mu.Unlock()
+		close(old.Replaced)
+	}
+	h.sessions[s.AgentID] = s
+	pl, ok := h.pools[s.PoolID]
+	if !ok {
+		pl = &poolLoop{id: s.PoolID, wake: make(chan struct{}, 1), hub: h}
+		h.pools[s.PoolID] = pl
+		ctx := h.ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		pl.ctx, pl.cancel = context.WithCancel(ctx)
+		go pl.run()
+	}
+	pl.poke()
+}
+
+// Unregister removes a session unless a newer one replaced it.
+func (h *Hub) Unregister(s *Session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	if cur, ok := h.sessions[s.AgentID]; ok && cur == s {
+		delete(h.sessions, s.AgentID)
+	}
+	for _, other := range h.sessions {
+		if other.PoolID == s.PoolID {
+			return
+		}
+	}
+	if pl, ok := h.pools[s.PoolID]; ok {
+		pl.cancel()
+		delete(h.pools, s.PoolID)
+	}
+}
+
+// Poke wakes the loop of a pool, if this replica has one.
+func (h *Hub) Poke(poolID uuid.UUID) {
+	h.mu.Lock()
+	pl := h.pools[poolID]
+	h.mu.Unlock()
+	if pl != nil {
+		pl.poke()
+	}
+}
+
+// OnDispatch handles a notification listing pool ids ("*" wakes all).
+func (h *Hub) OnDispatch(payload string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if payload == "*" {
+		for _, pl := range h.pools {
+			pl.poke()
+		}
+		return
+	}
+	for _, part := range strings.Split(payload, ",") {
+		id, err := uuid.Parse(part)
+		if err != nil {
+			continue
+		}
+		if pl := h.pools[id]; pl != nil {
+			pl.poke()
+		}
+	}
+}
+
+// OnCancel handles a notification listing agent ids with runs to stop: the
+// cancel requests of agents connected here are pushed into their streams.
+func (h *Hub) OnCancel(payload string) {
+	var local []*Session
+	h.mu.Lock()
+	for _, part := range strings.Split(payload, ",") {
+		if id, err := uuid.Parse(part); err == nil {
+			if s := h.sessions[id]; s != nil {
+				local = append(local, s)
+			}
+		}
+	}
+	ctx := h.ctx
+	h.mu.Unlock()
+	if ctx == nil {
+		return
+	}
+	for _, s := range local {
+		go h.pushCancels(ctx, s)
+	}
+}
+
+func (h *Hub) pushCancels(ctx context.Context, s *Session) {
+	reqs, err := CancelRequests(ctx, h.store.Q, s.AgentID)
+	if err != nil {
+		h.log.WarnContext(ctx, "read runs to cancel", slog.String("agent_id", s.AgentID.String()), slog.Any("error", err))
+		return
+	}
+	for _, cr := range reqs {
+		s.push(&ferryv1.SubscribeResponse{Message: &ferryv1.SubscribeResponse_CancelRequest{CancelRequest: cr}})
+	}
+}
+
+// CancelRequests lists the cancel requests pending for an agent's runs.
+func CancelRequests(ctx context.Context, q db.Querier, agentID uuid.UUID) ([]*ferryv1.CancelRequest, error) {
+	rows, err := q.RunListLeasedByAgent(ctx, agentID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*ferryv1.CancelRequest
+	for _, r := range rows {
+		if r.State == "CANCELLING" {
+			out = append(out, &ferryv1.CancelRequest{RunId: r.ID.String(), Attempt: r.Attempt, LeaseToken: r.LeaseToken, Reason: r.StateMessage})
+		}
+	}
+	return out, nil
+}
+
+type poolLoop struct {
+	id     uuid.UUID
+	hub    *Hub
+	wake   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	next   int
+}
+
+func (p *poolLoop) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *poolLoop) run() {
+	tick := time.NewTicker(p.hub.cfg.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-p.wake:
+		case <-tick.C:
+		}
+		if err := p.round(p.ctx); err != nil && p.ctx.Err() == nil {
+			p.hub.log.WarnContext(p.ctx, "dispatch round failed", slog.String("pool_id", p.id.String()), slog.Any("error", err))
+		}
+	}
+}
+
+// round offers due runs to every accepting agent of the pool, starting with
+// a different agent each round so that work spreads.
+func (p *poolLoop) round(ctx context.Context) error {
+	h := p.hub
+	h.mu.Lock()
+	var sessions []*Session
+	for _, s := range h.sessions {
+		if s.PoolID == p.id && s.accepting() {
+			sessions = append(sessions, s)
+		}
+	}
+	h.mu.Unlock()
+	if len(sessions) == 0 {
+		return nil
+	}
+	pool, err := h.store.Q.WorkPoolGet(ctx, p.id)
+	if err != nil {
+		return fmt.Errorf("read pool: %w", err)
+	}
+	if pool.Paused {
+		return nil
+	}
+	p.next++
+	for i := range sessions {
+		s := sessions[(p.next+i)%len(sessions)]
+		more, err := p.offer(ctx, s)
+		if err != nil {
+			return err
+		}
+		if more {
+			p.poke()
+		}
+	}
+	return nil
+}
+
+// offer offers runs to one session up to its free capacity; more reports
+// whether the agent took a full batch, so another round may find more work.
+func (p *poolLoop) offer(ctx context.Context, s *Session) (more bool, err error) {
+	h := p.hub
+	now := h.clock.Now()
+	held, err := h.store.Q.RunCountOffered(ctx, db.RunCountOfferedParams{AgentID: s.AgentID, Now: now})
+	if err != nil {
+		return false, fmt.Errorf("count agent's runs: %w", err)
+	}
+	free := min(s.Capacity-held, h.cfg.MaxOffer)
+	if free <= 0 {
+		return false, nil
+	}
+	expire := now.Add(h.cfg.OfferTTL)
+	runs, err := h.store.Q.RunOffer(ctx, db.RunOfferParams{
+		PoolID: p.id, Now: now, MaxRuns: free, AgentID: s.AgentID, OfferExpireTime: &expire,
+	})
+	if err != nil {
+		return false, fmt.Errorf("offer runs: %w", err)
+	}
+	for _, r := range runs {
+		spec, err := h.specs.get(ctx, h.store.Q, r.DeploymentID, r.DeploymentVersion)
+		if err != nil {
+			return false, err
+		}
+		order := WorkOrder(r, spec, expire)
+		if !s.push(&ferryv1.SubscribeResponse{Message: &ferryv1.SubscribeResponse_WorkOrder{WorkOrder: order}}) {
+			// The offer expires by itself and the run is offered again.
+			h.log.WarnContext(ctx, "agent stream full or closed; offer left to expire",
+				slog.String("agent_id", s.AgentID.String()), slog.String("run_id", r.ID.String()))
+		}
+	}
+	return int32(len(runs)) == free && free > 0, nil
+}
+
+// WorkOrder builds the order for an offered run.
+func WorkOrder(r db.Run, spec *ferryv1.DeploymentSpec, expire time.Time) *ferryv1.WorkOrder {
+	job := &ferryv1.JobSpec{
+		Command:    spec.GetCommand(),
+		Env:        spec.GetEnv(),
+		WorkingDir: spec.GetWorkingDir(),
+		Parameters: string(r.Parameters),
+		Image:      spec.GetImage(),
+	}
+	if r.TimeoutMs > 0 {
+		job.Timeout = durationMs(r.TimeoutMs)
+	}
+	return &ferryv1.WorkOrder{
+		RunId:           r.ID.String(),
+		Attempt:         r.Attempt,
+		LeaseToken:      r.LeaseToken,
+		OfferExpireTime: timestamppb.New(expire),
+		Job:             job,
+	}
+}
+
+type specKey struct {
+	deployment uuid.UUID
+	version    int32
+}
+
+// specCache holds deployment versions, which never change once written.
+type specCache struct {
+	mu sync.Mutex
+	m  map[specKey]*ferryv1.DeploymentSpec
+}
+
+func (c *specCache) get(ctx context.Context, q db.Querier, id uuid.UUID, version int32) (*ferryv1.DeploymentSpec, error) {
+	k := specKey{id, version}
+	c.mu.Lock()
+	spec, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return spec, nil
+	}
+	v, err := q.DeploymentVersionGet(ctx, db.DeploymentVersionGetParams{DeploymentID: id, Version: version})
+	if err != nil {
+		return nil, fmt.Errorf("read deployment version: %w", err)
+	}
+	spec = new(ferryv1.DeploymentSpec)
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(v.Spec, spec); err != nil {
+		return nil, fmt.Errorf("decode deployment version %d: %w", version, err)
+	}
+	c.mu.Lock()
+	if len(c.m) > 10000 {
+		clear(c.m)
+	}
+	c.m[k] = spec
+	c.mu.Unlock()
+	return spec, nil
+}

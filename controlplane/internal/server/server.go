@@ -1,0 +1,279 @@
+// Package server assembles the control plane: database (embedded or
+// external), migrations, bootstrap, the Connect services behind their
+// interceptors, and the background loops (notification listener,
+// dispatcher, lease reaper).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ferryhq/ferry/controlplane/internal/api"
+	"github.com/ferryhq/ferry/controlplane/internal/auth"
+	"github.com/ferryhq/ferry/controlplane/internal/bootstrap"
+	"github.com/ferryhq/ferry/controlplane/internal/dispatch"
+	"github.com/ferryhq/ferry/controlplane/internal/lease"
+	"github.com/ferryhq/ferry/controlplane/internal/migrate"
+	"github.com/ferryhq/ferry/controlplane/internal/notify"
+	"github.com/ferryhq/ferry/controlplane/internal/pgembed"
+	"github.com/ferryhq/ferry/controlplane/internal/store"
+	"github.com/ferryhq/ferry/controlplane/internal/transition"
+	"github.com/ferryhq/ferry/controlplane/internal/validate"
+	"github.com/ferryhq/ferry/internal/clock"
+	"github.com/ferryhq/ferry/proto/gen/ferry/v1/ferryv1connect"
+	"github.com/ferryhq/ferry/queries"
+)
+
+// Config configures a control-plane process. Zero durations take defaults.
+type Config struct {
+	// Addr is the listen address. Default 127.0.0.1:8080.
+	Addr string
+	// DataDir holds the embedded PostgreSQL cluster and the admin key file.
+	DataDir string
+	// DatabaseURL selects an external PostgreSQL 14+; empty runs the embedded one.
+	DatabaseURL string
+	// LeaseDuration is how long a claim lasts without a heartbeat. Default 30s.
+	LeaseDuration time.Duration
+	// HeartbeatInterval is how often agents heartbeat. Default LeaseDuration/3.
+	HeartbeatInterval time.Duration
+	// KeepaliveInterval is how often idle agent streams carry a keepalive. Default 15s.
+	KeepaliveInterval time.Duration
+	// OfferTTL is how long an agent has to claim an offered run. Default 10s.
+	OfferTTL time.Duration
+	// ReaperGrace delays lease expiry after start. Default LeaseDuration.
+	ReaperGrace time.Duration
+	// MaxBodyBytes caps a request body. Default 8 MiB.
+	MaxBodyBytes int64
+	// Stdout receives the one-time admin key message.
+	Stdout *os.File
+}
+
+func (c *Config) fill() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.LeaseDuration <= 0 {
+		c.LeaseDuration = 30 * time.Second
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = c.LeaseDuration / 3
+	}
+	if c.KeepaliveInterval <= 0 {
+		c.KeepaliveInterval = 15 * time.Second
+	}
+	if c.OfferTTL <= 0 {
+		c.OfferTTL = 10 * time.Second
+	}
+	if c.ReaperGrace <= 0 {
+		c.ReaperGrace = c.LeaseDuration
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 8 << 20
+	}
+	if c.Stdout == nil {
+		c.Stdout = os.Stdout
+	}
+}
+
+// OpenDatabase returns a pool to the configured database, starting the
+// embedded cluster when no URL is given; stop releases both.
+func OpenDatabase(ctx context.Context, cfg Config, log *slog.Logger) (pool *pgxpool.Pool, stop func(), err error) {
+	url := cfg.DatabaseURL
+	var cluster *pgembed.Cluster
+	if url == "" {
+		if cfg.DataDir == "" {
+			return nil, nil, errors.New("no --database-url and no --data-dir: one is needed")
+		}
+		cluster, err = pgembed.Start(ctx, pgembed.Config{Dir: filepath.Join(cfg.DataDir, "postgres"), Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		url = cluster.ConnString("postgres")
+	}
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	if pcfg.MaxConns < 32 {
+		pcfg.MaxConns = 32
+	}
+	pool, err = pgxpool.NewWithConfig(ctx, pcfg)
+	if err == nil {
+		err = pool.Ping(ctx)
+	}
+	stop = func() {
+		if pool != nil {
+			pool.Close()
+		}
+		if cluster != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := cluster.Stop(sctx); err != nil {
+				log.Warn("stop embedded PostgreSQL", slog.Any("error", err))
+			}
+		}
+	}
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	return pool, stop, nil
+}
+
+// Migrate applies pending migrations.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) ([]string, error) {
+	return migrate.Apply(ctx, pool, queries.MigrationsDir(), log)
+}
+
+// Run serves until ctx ends, then shuts down cleanly.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	cfg.fill()
+	pool, stopDB, err := OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopDB()
+	if _, err := Migrate(ctx, pool, log); err != nil {
+		return err
+	}
+	clk := clock.Real{}
+	st := store.New(pool)
+	boot, err := bootstrap.Ensure(ctx, st, cfg.DataDir, clk.Now())
+	if err != nil {
+		return err
+	}
+	if boot.AdminKey != "" {
+		fmt.Fprintf(cfg.Stdout, "\nCreated workspace %q and an admin API key (shown only now):\n\n    %s\n\n", bootstrap.DefaultWorkspace, boot.AdminKey)
+		if boot.KeyFile != "" {
+			fmt.Fprintf(cfg.Stdout, "It was saved with mode 0600 in %s, where the ferry CLI finds it.\n\n", boot.KeyFile)
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	app := New(cfg, st, clk, log)
+	return app.Serve(ctx, ln)
+}
+
+// App is a running control plane's HTTP side and background loops.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	Store    *store.Store
+	Hub      *dispatch.Hub
+	Listener *notify.Listener
+	Reaper   *lease.Reaper
+	Applier  *transition.Applier
+	Auth     *auth.Authenticator
+	Handler  http.Handler
+}
+
+// New wires the services over st.
+func New(cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) *App {
+	cfg.fill()
+	applier := transition.NewApplier(cfg.LeaseDuration)
+	hub := dispatch.NewHub(dispatch.Config{OfferTTL: cfg.OfferTTL}, st, clk, log.With(slog.String("component", "dispatch")))
+	listener := notify.NewListener(st.Pool, log.With(slog.String("component", "notify")),
+		transition.ChannelDispatch, transition.ChannelRunChanged, transition.ChannelLogs, transition.ChannelCancel)
+	listener.Subscribe(transition.ChannelDispatch, hub.OnDispatch)
+	listener.Subscribe(transition.ChannelCancel, hub.OnCancel)
+	authn := auth.NewAuthenticator(st.Q, clk)
+	reaper := &lease.Reaper{Store: st, Applier: applier, Clock: clk, Log: log.With(slog.String("component", "lease")), Grace: cfg.ReaperGrace}
+
+	opts := connect.WithHandlerOptions(
+		connect.WithInterceptors(authn.Interceptor(), validate.Interceptor()),
+		connect.WithReadMaxBytes(int(cfg.MaxBodyBytes)),
+		connect.WithCompressMinBytes(1024),
+	)
+	apiLog := log.With(slog.String("component", "api"))
+	mux := http.NewServeMux()
+	mux.Handle(ferryv1connect.NewWorkPoolServiceHandler(&api.WorkPoolServer{Store: st, Clock: clk, Log: apiLog, HeartbeatInterval: cfg.HeartbeatInterval}, opts))
+	mux.Handle(ferryv1connect.NewDeploymentServiceHandler(&api.DeploymentServer{Store: st, Clock: clk, Log: apiLog}, opts))
+	mux.Handle(ferryv1connect.NewAgentTokenServiceHandler(&api.AgentTokenServer{Store: st, Clock: clk, Log: apiLog, OnRevoke: authn.Forget}, opts))
+	mux.Handle(ferryv1connect.NewRunServiceHandler(&api.RunServer{Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier, Listener: listener}, opts))
+	mux.Handle(ferryv1connect.NewAgentServiceHandler(&api.AgentServer{
+		Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier,
+		HeartbeatInterval: cfg.HeartbeatInterval, KeepaliveInterval: cfg.KeepaliveInterval,
+	}, opts))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Pool.Ping(ctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.Handler())
+	return &App{
+		cfg: cfg, log: log, Store: st, Hub: hub, Listener: listener, Reaper: reaper, Applier: applier, Auth: authn,
+		Handler: http.MaxBytesHandler(mux, cfg.MaxBodyBytes),
+	}
+}
+
+// Serve runs the background loops and serves HTTP/1.1 and h2c on ln until
+// ctx ends.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, loop := range []func(context.Context){a.Listener.Run, a.Hub.Run, a.Reaper.Run} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loop(bg)
+		}()
+	}
+	defer func() {
+		stopBG()
+		wg.Wait()
+	}()
+	select {
+	case <-a.Listener.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           a.Handler,
+		Protocols:         protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return bg },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.InfoContext(ctx, "control plane listening", slog.String("addr", ln.Addr().String()))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Streams never end by themselves: cancel them, then wait briefly for
+	// unary calls in flight.
+	stopBG()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	a.log.Info("control plane stopped")
+	return nil
+}
