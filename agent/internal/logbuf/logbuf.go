@@ -347,7 +347,7 @@ func (b *Buffer) fits(e entry) bool {
 // dropOldest drops the oldest unsent lines until e fits, counting them in a
 // marker at the front of the unsent lines. The marker takes one line's room.
 func (b *Buffer) dropOldest(e entry) {
-	if len(b.pending) == 0 || b.pending[0].dropped == 0 {
+	if !b.dropping() {
 		marker := entry{line: launch.LogLine{Stream: launch.StreamSystem, Time: e.line.Time}}
 		b.pending = append([]entry{marker}, b.pending...)
 		b.pendingBytes += marker.size()
@@ -359,6 +359,12 @@ func (b *Buffer) dropOldest(e entry) {
 		n++
 	}
 	if b.pending[0].dropped == 0 {
+		if n == 0 {
+			// Nothing could be dropped; New's limits keep this unreachable.
+			b.pendingBytes -= b.pending[0].size()
+			b.pending = b.pending[1:]
+			return
+		}
 		// Warn once per episode, not once per line of a flood.
 		b.s.log.WarnContext(context.Background(), "log lines dropped: agent buffer full",
 			"run_id", b.lease.GetRunId(), "attempt", b.lease.GetAttempt())

@@ -98,10 +98,11 @@ func (s *DeploymentServer) apply(
 	name string,
 	sv specVersion,
 ) (db.Deployment, bool, error) {
-	pool, err := q.WorkPoolGetByName(ctx, db.WorkPoolGetByNameParams{WorkspaceID: p.WorkspaceID, Name: sv.spec.GetPool()})
+	poolName, queueName := sv.spec.GetPool(), sv.spec.GetQueue()
+	pool, err := q.WorkPoolGetByName(ctx, db.WorkPoolGetByNameParams{WorkspaceID: p.WorkspaceID, Name: poolName})
 	if store.IsNotFound(err) {
-		return db.Deployment{}, false, connect.NewError(connect.CodeNotFound,
-			fmt.Errorf("work pool %q not found; create it first with `ferry apply` of a work pool", sv.spec.GetPool()))
+		return db.Deployment{}, false, connect.NewError(connect.CodeNotFound, fmt.Errorf(
+			"work pool %q not found; create it first with `ferry apply` of a work pool", poolName))
 	}
 	if err != nil {
 		return db.Deployment{}, false, fmt.Errorf("get work pool: %w", err)
@@ -109,18 +110,21 @@ func (s *DeploymentServer) apply(
 	if err := checkSpecForPool(sv.spec, pool); err != nil {
 		return db.Deployment{}, false, err
 	}
-	queue, err := q.WorkQueueGetByName(ctx, db.WorkQueueGetByNameParams{PoolID: pool.ID, Name: sv.spec.GetQueue()})
+	queue, err := q.WorkQueueGetByName(ctx, db.WorkQueueGetByNameParams{PoolID: pool.ID, Name: queueName})
 	if store.IsNotFound(err) {
-		return db.Deployment{}, false, connect.NewError(connect.CodeNotFound,
-			fmt.Errorf("work queue %q not found in work pool %q; create it first with `ferry apply` of a work queue",
-				sv.spec.GetQueue(), pool.Name))
+		return db.Deployment{}, false, connect.NewError(connect.CodeNotFound, fmt.Errorf(
+			"work queue %q not found in work pool %q; create it first with `ferry apply` of a work queue",
+			queueName, poolName))
 	}
 	if err != nil {
 		return db.Deployment{}, false, fmt.Errorf("get work queue: %w", err)
 	}
 	now := s.Clock.Now()
 
-	d, err := q.DeploymentLockByName(ctx, db.DeploymentLockByNameParams{WorkspaceID: p.WorkspaceID, Name: name})
+	d, err := q.DeploymentLockByName(ctx, db.DeploymentLockByNameParams{
+		WorkspaceID: p.WorkspaceID,
+		Name:        name,
+	})
 	if store.IsNotFound(err) {
 		d, err = q.DeploymentInsert(ctx, db.DeploymentInsertParams{
 			ID:          uuid.New(),
@@ -142,7 +146,10 @@ func (s *DeploymentServer) apply(
 		return db.Deployment{}, false, fmt.Errorf("lock deployment: %w", err)
 	}
 
-	current, err := q.DeploymentVersionGet(ctx, db.DeploymentVersionGetParams{DeploymentID: d.ID, Version: d.CurrentVersion})
+	current, err := q.DeploymentVersionGet(ctx, db.DeploymentVersionGetParams{
+		DeploymentID: d.ID,
+		Version:      d.CurrentVersion,
+	})
 	if err != nil {
 		return db.Deployment{}, false, fmt.Errorf("get current deployment version: %w", err)
 	}
@@ -182,7 +189,10 @@ func (s *DeploymentServer) GetDeployment(
 	}
 	// Versions are immutable, so reading the current one outside the
 	// deployment's transaction cannot see a half-written spec.
-	v, err := s.Store.Q.DeploymentVersionGet(ctx, db.DeploymentVersionGetParams{DeploymentID: d.ID, Version: d.CurrentVersion})
+	v, err := s.Store.Q.DeploymentVersionGet(ctx, db.DeploymentVersionGetParams{
+		DeploymentID: d.ID,
+		Version:      d.CurrentVersion,
+	})
 	if err != nil {
 		return nil, errInternal(ctx, s.Log, "get deployment", fmt.Errorf("get deployment version: %w", err))
 	}
@@ -263,7 +273,10 @@ func (s *DeploymentServer) DeleteDeployment(
 	var d db.Deployment
 	err = s.Store.Tx(ctx, func(q db.Querier) error {
 		var err error
-		d, err = q.DeploymentLockByName(ctx, db.DeploymentLockByNameParams{WorkspaceID: p.WorkspaceID, Name: name})
+		d, err = q.DeploymentLockByName(ctx, db.DeploymentLockByNameParams{
+			WorkspaceID: p.WorkspaceID,
+			Name:        name,
+		})
 		if store.IsNotFound(err) {
 			return errNotFound("deployment", name)
 		}
@@ -275,10 +288,11 @@ func (s *DeploymentServer) DeleteDeployment(
 			return fmt.Errorf("count active runs: %w", err)
 		}
 		if active > 0 {
-			return errPrecondition("deployment %q has %d active runs; cancel them or wait for them to finish",
-				name, active)
+			return errPrecondition("deployment %q has %d active runs; "+
+				"cancel them or wait for them to finish", name, active)
 		}
-		if err := q.DeploymentSoftDelete(ctx, db.DeploymentSoftDeleteParams{ID: d.ID, Now: s.Clock.Now()}); err != nil {
+		err = q.DeploymentSoftDelete(ctx, db.DeploymentSoftDeleteParams{ID: d.ID, Now: s.Clock.Now()})
+		if err != nil {
 			return fmt.Errorf("delete deployment: %w", err)
 		}
 		return nil
@@ -310,9 +324,12 @@ func (s *DeploymentServer) ListDeploymentVersions(
 	}
 	versions, err := s.Store.Q.DeploymentVersionList(ctx, d.ID)
 	if err != nil {
-		return nil, errInternal(ctx, s.Log, "list deployment versions", fmt.Errorf("list deployment versions: %w", err))
+		err = fmt.Errorf("list deployment versions: %w", err)
+		return nil, errInternal(ctx, s.Log, "list deployment versions", err)
 	}
-	resp := &ferryv1.ListDeploymentVersionsResponse{Versions: make([]*ferryv1.DeploymentVersion, 0, len(versions))}
+	resp := &ferryv1.ListDeploymentVersionsResponse{
+		Versions: make([]*ferryv1.DeploymentVersion, 0, len(versions)),
+	}
 	for _, v := range versions {
 		pv, err := deploymentVersionToProto(v)
 		if err != nil {
@@ -326,7 +343,12 @@ func (s *DeploymentServer) ListDeploymentVersions(
 // lookupDeployment returns the live deployment of the workspace with the
 // given name, or a NotFound error; a deployment of another workspace is not
 // found either.
-func lookupDeployment(ctx context.Context, q db.Querier, workspaceID uuid.UUID, name string) (db.Deployment, error) {
+func lookupDeployment(
+	ctx context.Context,
+	q db.Querier,
+	workspaceID uuid.UUID,
+	name string,
+) (db.Deployment, error) {
 	d, err := q.DeploymentGetByName(ctx, db.DeploymentGetByNameParams{WorkspaceID: workspaceID, Name: name})
 	if store.IsNotFound(err) {
 		return db.Deployment{}, errNotFound("deployment", name)

@@ -48,7 +48,8 @@ func checkSpec(spec *ferryv1.DeploymentSpec) error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(spec.GetEnv())) {
 		if !isEnvName(k) {
-			return errInvalid("spec.env", "%q is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
+			return errInvalid("spec.env",
+				"%q is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
 		}
 	}
 	if err := checkParameters(spec); err != nil {
@@ -61,7 +62,8 @@ func checkSpec(spec *ferryv1.DeploymentSpec) error {
 		return err
 	}
 	for i, c := range spec.GetRetry().GetOn() {
-		if c == ferryv1.RetryCondition_RETRY_CONDITION_UNSPECIFIED || ferryv1.RetryCondition_name[int32(c)] == "" {
+		known := ferryv1.RetryCondition_name[int32(c)] != ""
+		if !known || c == ferryv1.RetryCondition_RETRY_CONDITION_UNSPECIFIED {
 			return errInvalid(fmt.Sprintf("spec.retry.on[%d]", i), "must be FAILED, CRASHED or TIMED_OUT")
 		}
 	}
@@ -85,7 +87,8 @@ func checkParameters(spec *ferryv1.DeploymentSpec) error {
 		return parameterError("spec.default_parameters", err)
 	}
 	if err := params.Validate(schema, defaults); err != nil {
-		return parameterError("spec.default_parameters", fmt.Errorf("does not satisfy parameters_schema: %w", err))
+		err = fmt.Errorf("does not satisfy parameters_schema: %w", err)
+		return parameterError("spec.default_parameters", err)
 	}
 	return nil
 }

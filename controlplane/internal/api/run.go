@@ -11,7 +11,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ferryhq/ferry/controlplane/internal/auth"
 	"github.com/ferryhq/ferry/controlplane/internal/dispatch"

@@ -177,18 +177,21 @@ func (s *WorkPoolServer) DeleteWorkPool(
 			return fmt.Errorf("count deployments of pool: %w", err)
 		}
 		if deployments > 0 {
-			return errPrecondition("work pool %q is used by %d deployments; delete them or move them to another pool first",
-				name, deployments)
+			return errPrecondition("work pool %q is used by %d deployments; "+
+				"delete them or move them to another pool first", name, deployments)
 		}
 		runs, err := q.WorkPoolRunCount(ctx, pool.ID)
 		if err != nil {
 			return fmt.Errorf("count runs of pool: %w", err)
 		}
 		if runs > 0 {
-			return errPrecondition("work pool %q is referenced by %d runs, which keep their history; pause the pool instead",
-				name, runs)
+			return errPrecondition("work pool %q is referenced by %d runs, which keep their history; "+
+				"pause the pool instead", name, runs)
 		}
-		deleted, err := q.WorkPoolDelete(ctx, db.WorkPoolDeleteParams{WorkspaceID: p.WorkspaceID, ID: pool.ID})
+		deleted, err := q.WorkPoolDelete(ctx, db.WorkPoolDeleteParams{
+			WorkspaceID: p.WorkspaceID,
+			ID:          pool.ID,
+		})
 		// A deployment or run created after the counts above still holds the
 		// pool through its foreign key.
 		if isForeignKeyViolation(err) {
@@ -318,7 +321,12 @@ func (s *WorkPoolServer) ListAgents(
 
 // lookupPool returns the pool of the workspace with the given name, or a
 // NotFound error; a pool of another workspace is not found either.
-func lookupPool(ctx context.Context, q db.Querier, workspaceID uuid.UUID, name string) (db.WorkPool, error) {
+func lookupPool(
+	ctx context.Context,
+	q db.Querier,
+	workspaceID uuid.UUID,
+	name string,
+) (db.WorkPool, error) {
 	pool, err := q.WorkPoolGetByName(ctx, db.WorkPoolGetByNameParams{WorkspaceID: workspaceID, Name: name})
 	if store.IsNotFound(err) {
 		return db.WorkPool{}, errNotFound("work pool", name)

@@ -43,6 +43,14 @@ func (f formatter) timestamp(ts *timestamppb.Timestamp) string {
 	return ts.AsTime().In(f.loc).Format(time.DateTime)
 }
 
+// preciseTimestamp renders ts with milliseconds, or "-" when unset.
+func (f formatter) preciseTimestamp(ts *timestamppb.Timestamp) string {
+	if ts == nil {
+		return "-"
+	}
+	return ts.AsTime().In(f.loc).Format("2006-01-02 15:04:05.000")
+}
+
 // clock renders ts as "15:04:05.000", as log lines show it.
 func (f formatter) clock(ts *timestamppb.Timestamp) string {
 	if ts == nil {

@@ -10,6 +10,10 @@
 //	func TestMain(m *testing.M) { dbtest.Main(m) }
 //
 // dbtest is for tests only; nothing outside _test.go files may import it.
+//
+// Known limitation: on a server named by FERRY_TEST_DATABASE_URL, each
+// distinct set of migrations leaves its template database behind
+// (ferry_template_<hash>); drop old ones by hand when they pile up.
 package dbtest
 
 import (
@@ -36,9 +40,9 @@ import (
 
 // URLEnv names the environment variable that points dbtest at an existing
 // PostgreSQL server instead of an embedded cluster. Its value is a
-// connection string for a maintenance database (such as postgres) of a role
-// that may create databases; dbtest creates its template and per-test
-// databases there.
+// connection string for a maintenance database (such as postgres) of a
+// superuser, or of a role that may create databases and owns what dbtest
+// creates there: its template and the per-test databases.
 const URLEnv = "FERRY_TEST_DATABASE_URL"
 
 const (
@@ -337,7 +341,8 @@ func (h *harness) createDatabase(ctx context.Context, template string) (string, 
 
 // dropDatabase drops a test database, ending any sessions still on it.
 func (h *harness) dropDatabase(ctx context.Context, name string) error {
-	if _, err := h.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(name)+" WITH (FORCE)"); err != nil {
+	sql := "DROP DATABASE IF EXISTS " + quoteIdent(name) + " WITH (FORCE)"
+	if _, err := h.admin.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("drop test database %s: %w", name, err)
 	}
 	return nil
@@ -386,7 +391,9 @@ func migrationsHash(migrations fs.FS) (string, error) {
 // withDatabase returns connString with its database replaced by dbname. It
 // accepts both URL and keyword/value connection strings.
 func withDatabase(connString, dbname string) (string, error) {
-	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
+	isURL := strings.HasPrefix(connString, "postgres://") ||
+		strings.HasPrefix(connString, "postgresql://")
+	if isURL {
 		u, err := url.Parse(connString)
 		if err != nil {
 			return "", fmt.Errorf("parse connection URL: %w", err)
@@ -414,5 +421,6 @@ func redact(connString string) string {
 	if err != nil {
 		return "the test database server"
 	}
-	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", cfg.Host, cfg.Port, cfg.User, cfg.Database)
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s",
+		cfg.Host, cfg.Port, cfg.User, cfg.Database)
 }

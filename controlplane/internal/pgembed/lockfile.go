@@ -4,9 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
+
+// lockDir takes an exclusive lock on dir for the life of the returned
+// file, so that two processes never run the same cluster. The kernel drops
+// the lock when the process dies, so a crash leaves nothing to clean up.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, "pgembed.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pgembed: open %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("pgembed: the cluster in %s is in use by another process", dir)
+		}
+		return nil, fmt.Errorf("pgembed: lock %s: %w", path, err)
+	}
+	return f, nil
+}
 
 // removeStaleLock removes a postmaster lock file (postmaster.pid, or the
 // socket's .lock file) left behind by a server that is no longer running.

@@ -64,9 +64,11 @@ const (
 // Config describes the cluster [Start] runs.
 type Config struct {
 	// Dir holds the cluster: the data directory Dir/pgdata, the server log
-	// Dir/postgres.log and the unix socket. It is created when missing.
-	// Required. When its path is too long for a unix socket, the socket goes
-	// to a private directory under /tmp instead, removed by [Cluster.Stop].
+	// Dir/postgres.log and the unix socket. It is created when missing, and
+	// handed to the postgres user when the caller is root. Required. When
+	// its path is too long for a unix socket, the socket goes to a private
+	// directory under /tmp instead, removed by [Cluster.Stop]. Only one
+	// process at a time may run the cluster in Dir.
 	Dir string
 
 	// Logger receives lifecycle events (initdb, start, stop). Nil discards them.
@@ -101,6 +103,7 @@ type Cluster struct {
 	// because Dir was too long, and must be removed on stop.
 	privateSocketDir bool
 	logFile          *os.File
+	dirLock          *os.File // holds an exclusive flock on Dir/pgembed.lock
 	cmd              *exec.Cmd
 
 	done    chan struct{} // closed once the postgres process has exited
@@ -161,9 +164,14 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		socketDir: dir,
 		done:      make(chan struct{}),
 	}
+	c.dirLock, err = lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	if len(filepath.Join(dir, socketName)) > maxSocketPath {
 		c.socketDir, err = makePrivateSocketDir(owner)
 		if err != nil {
+			c.cleanup(ctx)
 			return nil, err
 		}
 		c.privateSocketDir = true
@@ -403,7 +411,8 @@ func (c *Cluster) stop(ctx context.Context) error {
 
 	began := time.Now()
 	if ctx.Err() == nil {
-		if err := c.cmd.Process.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		err := c.cmd.Process.Signal(os.Interrupt)
+		if err != nil && !errors.Is(err, os.ErrProcessDone) {
 			return fmt.Errorf("pgembed: signal postgres: %w", err)
 		}
 		timer := time.NewTimer(defaultStopTimeout)
@@ -442,6 +451,9 @@ func (c *Cluster) kill(ctx context.Context) {
 func (c *Cluster) cleanup(ctx context.Context) {
 	if c.logFile != nil {
 		c.logFile.Close()
+	}
+	if c.dirLock != nil {
+		c.dirLock.Close()
 	}
 	if c.privateSocketDir {
 		if err := os.RemoveAll(c.socketDir); err != nil {

@@ -2,6 +2,7 @@ package pgembed
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -136,7 +137,9 @@ func TestRestartReusesCluster(t *testing.T) {
 	dir := newDir(t)
 	ctx := t.Context()
 
-	c := start(t, Config{Dir: dir, Fast: true})
+	// Read only after Stop, once postgres can no longer write to them.
+	var stdout, stderr bytes.Buffer
+	c := start(t, Config{Dir: dir, Fast: true, Stdout: &stdout, Stderr: &stderr})
 	conn := connect(t, c)
 	if _, err := conn.Exec(ctx, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('hello')"); err != nil {
 		t.Fatal(err)
@@ -149,6 +152,12 @@ func TestRestartReusesCluster(t *testing.T) {
 	case <-c.Done():
 	default:
 		t.Fatal("Done not closed after Stop")
+	}
+	if want := "The files belonging to this database system"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("Config.Stdout lacks initdb's %q; got:\n%s", want, stdout.String())
+	}
+	if want := "ready to accept connections"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("Config.Stderr lacks the server's %q; got:\n%s", want, stderr.String())
 	}
 
 	c = start(t, Config{Dir: dir, Fast: true})
@@ -246,8 +255,18 @@ func TestRunningClusterIsNotStartedTwice(t *testing.T) {
 		second.Stop(context.Background())
 		t.Fatal("second Start on a running cluster succeeded")
 	}
-	if !strings.Contains(err.Error(), "in use by running postgres process") {
+	if !strings.Contains(err.Error(), "is in use by another process") {
 		t.Errorf("error %q does not say the cluster is in use", err)
+	}
+
+	// A postgres left running by a process that died keeps its lock file.
+	pidFile := filepath.Join(dir, "pgdata", "postmaster.pid")
+	err = removeStaleLock(pidFile)
+	if err == nil || !strings.Contains(err.Error(), "in use by running postgres process") {
+		t.Errorf("removeStaleLock of a live server: got %v, want an in-use error", err)
+	}
+	if _, err := os.Stat(pidFile); err != nil {
+		t.Errorf("lock file of a live server removed: %v", err)
 	}
 	connect(t, c)
 }

@@ -59,18 +59,29 @@ func signalGroup(pgid int, sig unix.Signal) error {
 
 // reapGroup kills what is left of the process group pgid after its leader has
 // exited, and reaps every member that was re-parented to the agent, until no
-// member but the leader is left. It returns how many members it reaped and
-// how many it could not (their parent is neither the agent nor in the group).
-// The leader is left for exec.Cmd.Wait.
-func reapGroup(pgid int) (reaped, stuck int, err error) {
+// member but the leader is left. It returns how many members other than the
+// leader were still running when it was called, and how many it could not
+// reap (their parent is neither the agent nor in the group). The leader is
+// left for exec.Cmd.Wait.
+func reapGroup(pgid int) (running, stuck int, err error) {
+	members, err := groupMembers(pgid)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, m := range members {
+		if m.pid != pgid && !m.zombie {
+			running++
+		}
+	}
+
 	self := os.Getpid()
 	for range maxReapRounds {
 		if err := signalGroup(pgid, unix.SIGKILL); err != nil {
-			return reaped, 0, err
+			return running, 0, err
 		}
 		members, err := groupMembers(pgid)
 		if err != nil {
-			return reaped, 0, err
+			return running, 0, err
 		}
 		left, ours := 0, 0
 		for _, m := range members {
@@ -78,36 +89,34 @@ func reapGroup(pgid int) (reaped, stuck int, err error) {
 				continue
 			}
 			left++
-			if m.ppid != self {
-				continue
-			}
-			ours++
-			if reapChild(m.pid) {
-				reaped++
+			if m.ppid == self {
+				ours++
+				reapChild(m.pid)
 			}
 		}
 		if ours == 0 {
 			// A member whose parent is outside both the group and the agent
 			// cannot be reaped here.
-			return reaped, left, nil
+			return running, left, nil
 		}
 	}
-	return reaped, 0, fmt.Errorf("process group %d still has members after %d rounds of SIGKILL", pgid, maxReapRounds)
+	return running, 0, fmt.Errorf("process group %d still has members after %d rounds of SIGKILL", pgid, maxReapRounds)
 }
 
-// reapChild waits for the child pid to exit and reaps it. It reports whether
-// this call reaped it.
-func reapChild(pid int) bool {
+// reapChild waits for the child pid to exit and reaps it. A child that is
+// already gone (reaped elsewhere) is not an error worth reporting.
+func reapChild(pid int) {
 	for {
 		_, err := unix.Wait4(pid, nil, 0, nil)
 		if !errors.Is(err, unix.EINTR) {
-			return err == nil
+			return
 		}
 	}
 }
 
 type procEntry struct {
 	pid, ppid int
+	zombie    bool // the process has exited and waits to be reaped
 }
 
 // groupMembers lists the processes whose process group is pgid, from /proc.
@@ -122,36 +131,42 @@ func groupMembers(pgid int) ([]procEntry, error) {
 		if err != nil {
 			continue
 		}
-		ppid, pgrp, ok := readStat(pid)
-		if ok && pgrp == pgid {
-			members = append(members, procEntry{pid: pid, ppid: ppid})
+		st, ok := readStat(pid)
+		if ok && st.pgrp == pgid {
+			members = append(members, procEntry{pid: pid, ppid: st.ppid, zombie: st.state == "Z"})
 		}
 	}
 	return members, nil
 }
 
-// readStat returns the parent and process group of pid from /proc/pid/stat.
-// It reports false when the process has gone or the file cannot be parsed.
-func readStat(pid int) (ppid, pgrp int, ok bool) {
+type procStat struct {
+	state      string
+	ppid, pgrp int
+}
+
+// readStat returns the state, parent and process group of pid from
+// /proc/pid/stat. It reports false when the process has gone or the file
+// cannot be parsed.
+func readStat(pid int) (procStat, bool) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0, false
+		return procStat{}, false
 	}
 	// The command name in parentheses may itself hold spaces and ')', so the
 	// fields are counted from the last ')': state, ppid, pgrp, ...
 	s := string(data)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, 0, false
+		return procStat{}, false
 	}
 	fields := strings.Fields(s[i+1:])
 	if len(fields) < 3 {
-		return 0, 0, false
+		return procStat{}, false
 	}
 	ppid, err1 := strconv.Atoi(fields[1])
 	pgrp, err2 := strconv.Atoi(fields[2])
 	if err1 != nil || err2 != nil {
-		return 0, 0, false
+		return procStat{}, false
 	}
-	return ppid, pgrp, true
+	return procStat{state: fields[0], ppid: ppid, pgrp: pgrp}, true
 }

@@ -106,17 +106,17 @@ func (h *handle) supervise(deadline <-chan time.Time) {
 
 	// The leader has exited but is not reaped, so its group id is still
 	// reserved: kill and reap the rest of the group before cmd.Wait reaps it.
-	reaped, stuck, err := reapGroup(h.pid)
+	running, stuck, err := reapGroup(h.pid)
 	if err != nil {
 		h.logger.WarnContext(h.logCtx, "process group not cleared",
 			append(h.logAttrs(), slog.String("error", err.Error()))...)
 	}
-	if reaped > 0 {
+	if cause == nil && running > 0 {
 		n := "1 process"
-		if reaped > 1 {
-			n = strconv.Itoa(reaped) + " processes"
+		if running > 1 {
+			n = strconv.Itoa(running) + " processes"
 		}
-		h.system(fmt.Sprintf("killed %s left in process group %d after its main process ended", n, h.pid))
+		h.system(fmt.Sprintf("main process exited; killed %s it left running in process group %d", n, h.pid))
 	}
 	if stuck > 0 {
 		h.logger.WarnContext(h.logCtx, "processes of the run outlived it",

@@ -100,10 +100,27 @@ type change struct {
 
 // timeline returns the zone's changes that start before until, merged so that
 // neighbours differ. The first change starts at math.MinInt64.
+//
+// A change whose wall-clock time, read on the clock it replaces, is not after
+// the wall-clock time of the change before it is folded into that earlier
+// change, as zic does. This is how a rule meant to coincide with a zone line's
+// UNTIL ("1983 Oct 30 2:00" with a rule at "Oct lastSun 2:00") takes effect
+// with it even though the two lines have different standard offsets.
 func (db *Database) timeline(z *Zone, until int64, toYear int) []change {
 	var out []change
 	emit := func(start int64, o Offset) {
-		if len(out) > 0 && out[len(out)-1].offset == o {
+		n := len(out)
+		if n >= 2 {
+			prev, before := out[n-1], out[n-2]
+			if start+seconds(prev.offset.UTCOffset) <= prev.start+seconds(before.offset.UTCOffset) {
+				out[n-1].offset = o
+				if out[n-1].offset == before.offset {
+					out = out[:n-1]
+				}
+				return
+			}
+		}
+		if n > 0 && out[n-1].offset == o {
 			return
 		}
 		out = append(out, change{start: start, offset: o})
@@ -268,6 +285,8 @@ func (e *Era) offset(s ruleState) Offset {
 		Abbrev:    formatAbbrev(e.Format, s.letters, s.isDST, utc),
 	}
 }
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 
 // formatAbbrev expands a zone FORMAT the way zic does.
 func formatAbbrev(format, letters string, isDST bool, utcOffset time.Duration) string {

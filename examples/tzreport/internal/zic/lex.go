@@ -462,7 +462,7 @@ func civilDay(y int, m time.Month, d int) int64 {
 
 // weekdayOf returns the weekday of a day counted from 1970-01-01, a Thursday.
 func weekdayOf(day int64) time.Weekday {
-	return time.Weekday(((day%7)+7+int64(time.Thursday)) % 7)
+	return time.Weekday(((day % 7) + 7 + int64(time.Thursday)) % 7)
 }
 
 const secondsPerDay = 86400

@@ -2,9 +2,11 @@ package zic
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -60,6 +62,7 @@ func Parse(r io.Reader) (*Database, []LineError, error) {
 	}
 	p.finishZone()
 	p.resolve()
+	slices.SortStableFunc(p.errs, func(a, b LineError) int { return cmp.Compare(a.Line, b.Line) })
 	return p.db, p.errs, nil
 }
 

@@ -1,0 +1,61 @@
+# Ferry's build entry. `make help` lists the targets.
+
+SHELL := /bin/bash
+GO    ?= go
+TOOLS := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS):$(PATH)
+
+# Pinned code generators, installed into .tools/bin by `make tools`.
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_CONNECT_VERSION := v1.21.1
+BUF_VERSION                := v1.75.0
+SQLC_VERSION               := v1.31.1
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(TOOLS)/protoc-gen-go:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(TOOLS)/protoc-gen-connect-go:
+	GOBIN=$(TOOLS) $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_VERSION)
+$(TOOLS)/buf:
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(TOOLS)/sqlc:
+	GOBIN=$(TOOLS) $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+
+.PHONY: tools
+tools: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-connect-go $(TOOLS)/buf $(TOOLS)/sqlc ## install the pinned code generators
+
+.PHONY: generate
+generate: tools ## regenerate protobuf, Connect and sqlc code
+	buf generate
+	sqlc generate
+
+.PHONY: build
+build: ## build bin/ferry, bin/ferry-agent and the example pipeline
+	$(GO) build -o bin/ferry ./controlplane/cmd/ferry
+	$(GO) build -o bin/ferry-agent ./agent/cmd/ferry-agent
+	$(GO) build -o bin/tzreport ./examples/tzreport
+
+.PHONY: lint
+lint: tools ## gofmt, go vet and buf lint
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	buf lint
+
+.PHONY: test
+test: tools lint build ## run every test (needs PostgreSQL binaries; see .ci/run)
+	$(GO) test -race -timeout 20m ./...
+
+.PHONY: demo
+demo: build ## start a control plane and an agent, and run the example pipeline
+	./scripts/demo.sh
+
+.PHONY: bench
+bench: build ## benchmarks and the load driver; prints one line per figure
+	./scripts/bench.sh
+
+.PHONY: clean
+clean: ## remove build output and demo data
+	rm -rf bin .data

@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestApplyCreatesThenChangesNothing(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t)
+	file := filepath.Join("testdata", "apply", "good.yaml")
+
+	first := srv.run(t, nil, "apply", "-f", file)
+	if first.code != 0 {
+		t.Fatalf("first apply: exit %d, stderr %q", first.code, first.stderr)
+	}
+	wantFirst := `work pool "local" created
+work queue "local/default" unchanged
+work queue "local/urgent" created
+deployment "tzreport" version 1 (changed)
+`
+	if diff := cmp.Diff(wantFirst, first.stdout); diff != "" {
+		t.Errorf("first apply output (-want +got):\n%s", diff)
+	}
+
+	srv.mu.Lock()
+	mutations := srv.mutations
+	srv.mu.Unlock()
+
+	second := srv.run(t, nil, "apply", "-f", file)
+	if second.code != 0 {
+		t.Fatalf("second apply: exit %d, stderr %q", second.code, second.stderr)
+	}
+	wantSecond := `work pool "local" unchanged
+work queue "local/default" unchanged
+work queue "local/urgent" unchanged
+deployment "tzreport" version 1 (unchanged)
+`
+	if diff := cmp.Diff(wantSecond, second.stdout); diff != "" {
+		t.Errorf("second apply output (-want +got):\n%s", diff)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.mutations != mutations {
+		t.Errorf("second apply made %d changes, want none", srv.mutations-mutations)
+	}
+}
+
+func TestApplyReportsUpdates(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t)
+	v1 := "pools:\n  - {name: local, type: process}\ndeployments:\n  - {name: d, pool: local, command: [a]}\n"
+	v2 := "pools:\n  - {name: local, type: process, paused: true}\ndeployments:\n  - {name: d, pool: local, command: [b]}\n"
+	if r := srv.runContext(t, t.Context(), v1, nil, "apply", "-f", "-"); r.code != 0 {
+		t.Fatalf("apply v1: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r := srv.runContext(t, t.Context(), v2, nil, "apply", "-f", "-")
+	if r.code != 0 {
+		t.Fatalf("apply v2: exit %d, stderr %q", r.code, r.stderr)
+	}
+	want := "work pool \"local\" updated\ndeployment \"d\" version 2 (changed)\n"
+	if diff := cmp.Diff(want, r.stdout); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}
+
+func TestApplyInvalidFileMakesNoCall(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t)
+	// The first deployment is valid; the second is not, so nothing is sent.
+	src := "pools:\n  - {name: local, type: process}\ndeployments:\n  - {name: ok, pool: local, command: [a]}\n  - {name: bad, pool: local, command: [a], retries: -1}\n"
+	r := srv.runContext(t, t.Context(), src, nil, "apply", "-f", "-")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	if want := "ferry: <stdin>:5: retries must be between 0 and 100, not -1\n"; r.stderr != want {
+		t.Errorf("stderr = %q, want %q", r.stderr, want)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.authHeaders) != 0 {
+		t.Errorf("the CLI made %d calls, want none", len(srv.authHeaders))
+	}
+}
+
+func TestApplyQueueOfUnknownPool(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t)
+	r := srv.runContext(t, t.Context(), "queues:\n  - {pool: nowhere, name: q}\n", nil, "apply", "-f", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, `apply work queue "nowhere/q": work pool "nowhere" not found`) {
+		t.Errorf("exit %d, stderr %q; want the server's not-found message", r.code, r.stderr)
+	}
+}
+
+func TestApplyNeedsFile(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t)
+	r := srv.run(t, nil, "apply")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "-f FILE is required") {
+		t.Errorf("exit %d, stderr %q; want a usage error", r.code, r.stderr)
+	}
+	r = srv.run(t, nil, "apply", "-f", filepath.Join(t.TempDir(), "missing.yaml"))
+	if r.code != 1 || !strings.Contains(r.stderr, "read apply file") {
+		t.Errorf("exit %d, stderr %q; want a read error", r.code, r.stderr)
+	}
+}
