@@ -45,6 +45,14 @@ type Options struct {
 	KeepaliveInterval time.Duration
 	// SilentStream stops the server from sending keepalives.
 	SilentStream bool
+	// Redispatch pushes again, on every heartbeat, the orders of runs not
+	// yet claimed, as a dispatcher does for an agent with free slots.
+	Redispatch bool
+	// ClaimDelay holds every ClaimRuns answer back this long.
+	ClaimDelay time.Duration
+	// RefuseReports answers every state report with accepted=false and
+	// stop=true, as for a lease that is no longer the agent's.
+	RefuseReports bool
 }
 
 // Server is the fake control plane. Its methods are safe for concurrent use.
@@ -83,10 +91,9 @@ type Run struct {
 	// Resent counts lines received again after they were stored.
 	Resent int
 
-	seen        map[int64]bool
-	cancel      string // reason of a cancel to announce in heartbeats
-	finished    bool
-	stopOnReport bool
+	seen     map[int64]bool
+	cancel   string // reason of a cancel to announce in heartbeats
+	finished bool
 }
 
 type streamState struct {
@@ -183,6 +190,10 @@ func (s *Server) Inspect(f func(s *Server)) {
 	f(s)
 }
 
+// Session returns the current session id, or "" when no stream is open;
+// call it under the lock as [Server.Run].
+func (s *Server) Session() string { return s.session }
+
 // Connected reports whether a stream is open; call it under the lock as
 // [Server.Run].
 func (s *Server) Connected() bool { return s.stream != nil }
@@ -220,22 +231,6 @@ func (s *Server) OfferAll(t *testing.T, jobs ...*ferryv1.JobSpec) []*ferryv1.Wor
 	return orders
 }
 
-// Reoffer pushes again the orders of every run not yet claimed, as a
-// dispatcher does when an agent frees a slot. It reports how many it pushed.
-func (s *Server) Reoffer() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.runs {
-		if !r.Claimed && s.pushLocked(&ferryv1.SubscribeResponse{
-			Message: &ferryv1.SubscribeResponse_WorkOrder{WorkOrder: r.Order},
-		}) {
-			n++
-		}
-	}
-	return n
-}
-
 // CancelOnStream pushes a cancel request for the run on the open stream.
 func (s *Server) CancelOnStream(t *testing.T, runID, reason string) {
 	t.Helper()
@@ -265,14 +260,6 @@ func (s *Server) Expire(runID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.runs[runID].Lost = true
-}
-
-// StopOnReport makes the server answer the run's next reports with
-// accepted=false and stop=true.
-func (s *Server) StopOnReport(runID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.runs[runID].stopOnReport = true
 }
 
 // DropStream ends the open stream, if any, with an Unavailable error.
@@ -426,6 +413,9 @@ func (s *Server) ClaimRuns(
 	_ context.Context,
 	req *connect.Request[ferryv1.ClaimRunsRequest],
 ) (*connect.Response[ferryv1.ClaimRunsResponse], error) {
+	if s.opts.ClaimDelay > 0 {
+		time.Sleep(s.opts.ClaimDelay)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkSession("ClaimRuns", req.Header(), req.Msg.GetSessionId()); err != nil {
@@ -487,7 +477,7 @@ func (s *Server) ReportStates(
 		result := &ferryv1.ReportResult{RunId: rep.GetLease().GetRunId()}
 		r, ok := s.owns(rep.GetLease())
 		switch {
-		case !ok || r.stopOnReport:
+		case !ok || s.opts.RefuseReports:
 			result.Reason = "lease is not the agent's"
 			result.Stop = true
 		case r.finished:
@@ -521,6 +511,15 @@ func (s *Server) Heartbeat(
 	}
 	if req.Msg.GetSessionId() != s.session || s.session == "" {
 		res.Resubscribe = true
+	}
+	if s.opts.Redispatch {
+		for _, r := range s.runs {
+			if !r.Claimed {
+				s.pushLocked(&ferryv1.SubscribeResponse{
+					Message: &ferryv1.SubscribeResponse_WorkOrder{WorkOrder: r.Order},
+				})
+			}
+		}
 	}
 	for _, l := range req.Msg.GetLive() {
 		r, ok := s.owns(l)

@@ -19,7 +19,7 @@ func TestAgentTokens(t *testing.T) {
 	t.Parallel()
 	e := setupPoolEnv(t)
 	ctx := context.Background()
-	e.applyPool(t, "etl", processPool)
+	e.applyPool(t, "etl", poolTestProcess)
 	t0 := e.clock.Now()
 
 	created, err := e.tokens.CreateAgentToken(ctx, connect.NewRequest(&ferryv1.CreateAgentTokenRequest{Pool: "etl", Name: "rack-1"}))

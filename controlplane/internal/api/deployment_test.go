@@ -17,8 +17,8 @@ import (
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
 
-// testSpec returns a valid spec for a process pool named pool.
-func testSpec(pool string) *ferryv1.DeploymentSpec {
+// poolTestSpec returns a valid spec for a process pool named pool.
+func poolTestSpec(pool string) *ferryv1.DeploymentSpec {
 	return &ferryv1.DeploymentSpec{
 		Pool:              pool,
 		Command:           []string{"python", "etl.py", "--day", "{{ .day }}"},
@@ -35,11 +35,11 @@ func TestApplyDeploymentVersions(t *testing.T) {
 	t.Parallel()
 	e := setupPoolEnv(t)
 	ctx := context.Background()
-	e.applyPool(t, "etl", processPool)
+	e.applyPool(t, "etl", poolTestProcess)
 	t0 := e.clock.Now()
 
 	// The first apply records version 1 with the queue written out.
-	spec := testSpec("etl")
+	spec := poolTestSpec("etl")
 	first := e.applyDeployment(t, "load", spec)
 	stored := proto.CloneOf(spec)
 	stored.Queue = "default"
@@ -119,11 +119,11 @@ func TestApplyDeploymentRejected(t *testing.T) {
 	t.Parallel()
 	e := setupPoolEnv(t)
 	ctx := context.Background()
-	e.applyPool(t, "etl", processPool)
-	e.applyPool(t, "boxes", dockerPool)
+	e.applyPool(t, "etl", poolTestProcess)
+	e.applyPool(t, "boxes", poolTestDocker)
 
 	with := func(change func(s *ferryv1.DeploymentSpec)) *ferryv1.DeploymentSpec {
-		s := testSpec("etl")
+		s := poolTestSpec("etl")
 		change(s)
 		return s
 	}
@@ -185,7 +185,7 @@ func TestApplyDeploymentRejected(t *testing.T) {
 	// An image is required by container pools and accepted, unused, by
 	// process pools.
 	for _, pool := range []string{"boxes", "etl"} {
-		s := testSpec(pool)
+		s := poolTestSpec(pool)
 		s.Image = "registry.local/etl:1"
 		if got := e.applyDeployment(t, "load-"+pool, s); !got.GetChanged() {
 			t.Errorf("apply with image on pool %s: changed = false", pool)
@@ -197,13 +197,13 @@ func TestApplyDeploymentConcurrent(t *testing.T) {
 	t.Parallel()
 	e := setupPoolEnv(t)
 	ctx := context.Background()
-	e.applyPool(t, "etl", processPool)
+	e.applyPool(t, "etl", poolTestProcess)
 
 	const appliers = 8
 	resps := make([]*ferryv1.ApplyDeploymentResponse, appliers)
 	errs := e.together(t, appliers, func(i int) error {
 		resp, err := e.deployments.ApplyDeployment(ctx, connect.NewRequest(&ferryv1.ApplyDeploymentRequest{
-			Name: "burst", Spec: testSpec("etl"),
+			Name: "burst", Spec: poolTestSpec("etl"),
 		}))
 		if err == nil {
 			resps[i] = resp.Msg
@@ -242,12 +242,12 @@ func TestListDeployments(t *testing.T) {
 	t.Parallel()
 	e := setupPoolEnv(t)
 	ctx := context.Background()
-	e.applyPool(t, "etl", processPool)
-	e.applyPool(t, "other", processPool)
+	e.applyPool(t, "etl", poolTestProcess)
+	e.applyPool(t, "other", poolTestProcess)
 	for i := range 5 {
-		e.applyDeployment(t, fmt.Sprintf("job-%d", i), testSpec("etl"))
+		e.applyDeployment(t, fmt.Sprintf("job-%d", i), poolTestSpec("etl"))
 	}
-	e.applyDeployment(t, "aside", testSpec("other"))
+	e.applyDeployment(t, "aside", poolTestSpec("other"))
 
 	list := func(req *ferryv1.ListDeploymentsRequest) *ferryv1.ListDeploymentsResponse {
 		t.Helper()
@@ -304,8 +304,8 @@ func TestDeleteDeployment(t *testing.T) {
 	t.Parallel()
 	e := setupPoolEnv(t)
 	ctx := context.Background()
-	e.applyPool(t, "etl", processPool)
-	first := e.applyDeployment(t, "load", testSpec("etl"))
+	e.applyPool(t, "etl", poolTestProcess)
+	first := e.applyDeployment(t, "load", poolTestSpec("etl"))
 	del := func() error {
 		_, err := e.deployments.DeleteDeployment(ctx, connect.NewRequest(&ferryv1.DeleteDeploymentRequest{Name: "load"}))
 		return err
@@ -326,7 +326,7 @@ func TestDeleteDeployment(t *testing.T) {
 	poolTestWantCode(t, del(), connect.CodeNotFound, `deployment "load" not found`)
 
 	// The name is free again, for a new deployment starting at version 1.
-	again := e.applyDeployment(t, "load", testSpec("etl"))
+	again := e.applyDeployment(t, "load", poolTestSpec("etl"))
 	if again.GetDeployment().GetId() == first.GetDeployment().GetId() || again.GetDeployment().GetVersion() != 1 ||
 		!again.GetChanged() {
 		t.Errorf("re-created deployment %v: want a new id at version 1", again.GetDeployment())

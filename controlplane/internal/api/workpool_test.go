@@ -16,8 +16,8 @@ import (
 )
 
 const (
-	processPool = ferryv1.WorkPoolType_WORK_POOL_TYPE_PROCESS
-	dockerPool  = ferryv1.WorkPoolType_WORK_POOL_TYPE_DOCKER
+	poolTestProcess = ferryv1.WorkPoolType_WORK_POOL_TYPE_PROCESS
+	poolTestDocker  = ferryv1.WorkPoolType_WORK_POOL_TYPE_DOCKER
 )
 
 func TestApplyWorkPool(t *testing.T) {
@@ -33,14 +33,14 @@ func TestApplyWorkPool(t *testing.T) {
 		return resp.Msg, nil
 	}
 
-	got, err := apply(&ferryv1.ApplyWorkPoolRequest{Name: "etl", Type: processPool, Description: "nightly"})
+	got, err := apply(&ferryv1.ApplyWorkPoolRequest{Name: "etl", Type: poolTestProcess, Description: "nightly"})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	want := &ferryv1.ApplyWorkPoolResponse{
 		Created: true,
 		WorkPool: &ferryv1.WorkPool{
-			Name: "etl", Type: processPool, Description: "nightly",
+			Name: "etl", Type: poolTestProcess, Description: "nightly",
 			CreateTime: timestamppb.New(t0), UpdateTime: timestamppb.New(t0),
 		},
 	}
@@ -60,7 +60,7 @@ func TestApplyWorkPool(t *testing.T) {
 
 	// The same request again changes nothing, not even the update time.
 	e.clock.Advance(time.Minute)
-	got, err = apply(&ferryv1.ApplyWorkPoolRequest{Name: "etl", Type: processPool, Description: "nightly"})
+	got, err = apply(&ferryv1.ApplyWorkPoolRequest{Name: "etl", Type: poolTestProcess, Description: "nightly"})
 	if err != nil {
 		t.Fatalf("unchanged apply: %v", err)
 	}
@@ -72,7 +72,7 @@ func TestApplyWorkPool(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	t2 := e.clock.Now()
 	got, err = apply(&ferryv1.ApplyWorkPoolRequest{
-		Name: "etl", Type: processPool, Description: "hourly", Paused: true, ConcurrencyLimit: 3,
+		Name: "etl", Type: poolTestProcess, Description: "hourly", Paused: true, ConcurrencyLimit: 3,
 	})
 	if err != nil {
 		t.Fatalf("update: %v", err)
@@ -86,7 +86,7 @@ func TestApplyWorkPool(t *testing.T) {
 	}
 
 	// A type change is refused and writes nothing.
-	_, err = apply(&ferryv1.ApplyWorkPoolRequest{Name: "etl", Type: dockerPool, Description: "moved"})
+	_, err = apply(&ferryv1.ApplyWorkPoolRequest{Name: "etl", Type: poolTestDocker, Description: "moved"})
 	poolTestWantCode(t, err, connect.CodeFailedPrecondition,
 		`work pool "etl" is of type process; its type cannot change, create a new pool`)
 	stored, err := e.pools.GetWorkPool(ctx, connect.NewRequest(&ferryv1.GetWorkPoolRequest{Name: "etl"}))
@@ -97,7 +97,7 @@ func TestApplyWorkPool(t *testing.T) {
 		t.Fatalf("pool after refused type change (-want +got):\n%s", diff)
 	}
 
-	e.applyPool(t, "alpha", dockerPool)
+	e.applyPool(t, "alpha", poolTestDocker)
 	list, err := e.pools.ListWorkPools(ctx, connect.NewRequest(&ferryv1.ListWorkPoolsRequest{}))
 	if err != nil {
 		t.Fatalf("ListWorkPools: %v", err)
@@ -120,7 +120,7 @@ func TestApplyWorkPoolConcurrent(t *testing.T) {
 	created := make([]bool, appliers)
 	errs := e.together(t, appliers, func(i int) error {
 		resp, err := e.pools.ApplyWorkPool(ctx, connect.NewRequest(&ferryv1.ApplyWorkPoolRequest{
-			Name: "burst", Type: processPool,
+			Name: "burst", Type: poolTestProcess,
 		}))
 		if err == nil {
 			created[i] = resp.Msg.GetCreated()
@@ -153,7 +153,7 @@ func TestApplyWorkQueue(t *testing.T) {
 	t.Parallel()
 	e := setupPoolEnv(t)
 	ctx := context.Background()
-	e.applyPool(t, "etl", processPool)
+	e.applyPool(t, "etl", poolTestProcess)
 
 	steps := []struct {
 		name        string
@@ -206,7 +206,7 @@ func TestDeleteWorkPool(t *testing.T) {
 	}
 
 	// An unused pool goes, with its queues and tokens.
-	e.applyPool(t, "spare", processPool)
+	e.applyPool(t, "spare", poolTestProcess)
 	if _, err := e.tokens.CreateAgentToken(ctx, connect.NewRequest(&ferryv1.CreateAgentTokenRequest{
 		Pool: "spare", Name: "a1",
 	})); err != nil {
@@ -227,7 +227,7 @@ func TestDeleteWorkPool(t *testing.T) {
 	poolTestWantCode(t, del("spare"), connect.CodeNotFound, `work pool "spare" not found`)
 
 	// A pool in use by a deployment, then by a finished run, stays.
-	e.applyPool(t, "busy", processPool)
+	e.applyPool(t, "busy", poolTestProcess)
 	e.applyDeployment(t, "job", &ferryv1.DeploymentSpec{Pool: "busy", Command: []string{"true"}})
 	poolTestWantCode(t, del("busy"), connect.CodeFailedPrecondition, `work pool "busy" is used by 1 deployments`)
 	run := e.insertTestRun(t, e.ws, "job")
@@ -245,7 +245,7 @@ func TestListAgents(t *testing.T) {
 	t.Parallel()
 	e := setupPoolEnv(t)
 	ctx := context.Background()
-	e.applyPool(t, "etl", processPool)
+	e.applyPool(t, "etl", poolTestProcess)
 	pool, err := e.store.Q.WorkPoolGetByName(ctx, db.WorkPoolGetByNameParams{WorkspaceID: e.ws, Name: "etl"})
 	if err != nil {
 		t.Fatalf("get pool: %v", err)
@@ -314,7 +314,7 @@ func TestForeignWorkspaceNotFound(t *testing.T) {
 	t.Parallel()
 	e := setupPoolEnv(t)
 	ctx := context.Background()
-	e.applyPool(t, "shared", processPool)
+	e.applyPool(t, "shared", poolTestProcess)
 	e.applyDeployment(t, "job", &ferryv1.DeploymentSpec{Pool: "shared", Command: []string{"true"}})
 	token, err := e.tokens.CreateAgentToken(ctx, connect.NewRequest(&ferryv1.CreateAgentTokenRequest{Pool: "shared", Name: "a"}))
 	if err != nil {
@@ -397,7 +397,7 @@ func TestForeignWorkspaceNotFound(t *testing.T) {
 	if err != nil || len(deployments.Msg.GetDeployments()) != 0 {
 		t.Errorf("other workspace lists deployments %v, %v; want none", deployments, err)
 	}
-	if !other.applyPool(t, "shared", dockerPool).GetCreated() {
+	if !other.applyPool(t, "shared", poolTestDocker).GetCreated() {
 		t.Errorf("other workspace's pool \"shared\" was not created")
 	}
 	if e.revokes.Load() != 0 {
@@ -406,7 +406,7 @@ func TestForeignWorkspaceNotFound(t *testing.T) {
 
 	// Nothing the other workspace tried touched the first one's resources.
 	got, err := e.pools.GetWorkPool(ctx, connect.NewRequest(&ferryv1.GetWorkPoolRequest{Name: "shared"}))
-	if err != nil || got.Msg.GetWorkPool().GetType() != processPool {
+	if err != nil || got.Msg.GetWorkPool().GetType() != poolTestProcess {
 		t.Errorf("pool after foreign calls: %v, %v", got, err)
 	}
 	list, err := e.tokens.ListAgentTokens(ctx, connect.NewRequest(&ferryv1.ListAgentTokensRequest{Pool: "shared"}))

@@ -100,7 +100,8 @@ func reapGroup(pgid int) (running, stuck int, err error) {
 			return running, left, nil
 		}
 	}
-	return running, 0, fmt.Errorf("process group %d still has members after %d rounds of SIGKILL", pgid, maxReapRounds)
+	return running, 0, fmt.Errorf("process group %d still has members after %d rounds of SIGKILL",
+		pgid, maxReapRounds)
 }
 
 // reapChild waits for the child pid to exit and reaps it. A child that is
