@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,7 +127,7 @@ func decodeParameters(text string, now time.Time) (parameters, error) {
 	}
 	if raw.OutputDir != nil {
 		s, ok := decodeValue(raw.OutputDir).(string)
-		if !ok || strings.TrimSpace(s) == "" || strings.ContainsRune(s, 0) {
+		if !ok || s == "" || strings.ContainsRune(s, 0) {
 			return parameters{}, &paramError{param: "output_dir", msg: fmt.Sprintf(
 				"must be a non-empty directory path string, got %s", shown(raw.OutputDir))}
 		}
@@ -196,11 +197,13 @@ func intParam(name string, raw json.RawMessage, lo, hi int) (int, error) {
 	if !ok {
 		return 0, fail
 	}
-	i, err := strconv.ParseInt(n.String(), 10, 64)
-	if err != nil || i < int64(lo) || i > int64(hi) {
+	// JSON Schema counts 2025.0 and 1e1 as integers, so they are accepted too;
+	// a float64 holds every integer in range exactly.
+	f, err := strconv.ParseFloat(n.String(), 64)
+	if err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
 		return 0, fail
 	}
-	return int(i), nil
+	return int(f), nil
 }
 
 // shown renders a rejected value compactly on one line, cut to a bounded length.

@@ -151,7 +151,12 @@ type validation struct {
 // validate reports malformed lines and checks zone1970.tab against the other
 // two files. It fails when too large a share of any file is unusable.
 func validate(ctx context.Context, logger *slog.Logger, ds *dataset) (*validation, error) {
-	v := &validation{badRows: make(map[int]bool)}
+	v := &validation{
+		Issues:              []lineIssue{},
+		MissingZones:        []string{},
+		UnknownCountryCodes: []string{},
+		badRows:             make(map[int]bool),
+	}
 	missing := make(map[string]bool)
 	unknown := make(map[string]bool)
 	var crossIssues []lineIssue
@@ -171,8 +176,10 @@ func validate(ctx context.Context, logger *slog.Logger, ds *dataset) (*validatio
 			}
 		}
 	}
-	v.MissingZones = slices.Sorted(maps.Keys(missing))
-	v.UnknownCountryCodes = slices.Sorted(maps.Keys(unknown))
+	v.MissingZones = slices.AppendSeq(v.MissingZones, maps.Keys(missing))
+	slices.Sort(v.MissingZones)
+	v.UnknownCountryCodes = slices.AppendSeq(v.UnknownCountryCodes, maps.Keys(unknown))
+	slices.Sort(v.UnknownCountryCodes)
 
 	zoneIssues := slices.Concat(ds.zoneFile.issues, crossIssues)
 	slices.SortStableFunc(zoneIssues, func(a, b lineIssue) int { return cmp.Compare(a.Line, b.Line) })

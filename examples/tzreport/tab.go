@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -73,7 +74,7 @@ func parseZone1970(r io.Reader) ([]zoneTabRow, tabFile, error) {
 			return fmt.Errorf("invalid coordinates %q", f[1])
 		}
 		if f[2] == "" {
-			return fmt.Errorf("empty zone name")
+			return errors.New("empty zone name")
 		}
 		rows = append(rows, zoneTabRow{countries: codes, zone: f[2], line: line})
 		return nil

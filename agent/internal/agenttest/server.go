@@ -74,6 +74,7 @@ type Server struct {
 	failures   map[string]*failure
 	lostAcks   int
 	maxLive    int
+	keepalives int
 }
 
 // Run is what the server knows of one run.
@@ -190,6 +191,10 @@ func (s *Server) Inspect(f func(s *Server)) {
 	f(s)
 }
 
+// Keepalives returns how many keepalives were sent; call it under the lock
+// as [Server.Run].
+func (s *Server) Keepalives() int { return s.keepalives }
+
 // Session returns the current session id, or "" when no stream is open;
 // call it under the lock as [Server.Run].
 func (s *Server) Session() string { return s.session }
@@ -267,6 +272,16 @@ func (s *Server) DropStream() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dropLocked(connect.NewError(connect.CodeUnavailable, errors.New("agenttest: stream dropped")))
+}
+
+// ForgetSession makes the server forget the open stream's session without
+// closing the stream, as a restarted control plane replica would: unary
+// calls are refused with FailedPrecondition and heartbeats are answered with
+// resubscribe.
+func (s *Server) ForgetSession() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.session = ""
 }
 
 // Fail makes the next times calls of procedure ("Subscribe", "ClaimRuns",
@@ -404,6 +419,10 @@ func (s *Server) Subscribe(
 			if err := stream.Send(msg); err != nil {
 				return err
 			}
+			s.mu.Lock()
+			s.keepalives++
+			s.notify()
+			s.mu.Unlock()
 		}
 	}
 }

@@ -161,23 +161,20 @@ func CheckServerURL(raw string, insecureHTTP bool) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conn: parse server URL: %w", err)
 	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("conn: server URL scheme %q is not http or https", u.Scheme)
+	}
 	if u.Host == "" {
 		return nil, fmt.Errorf("conn: server URL %q has no host", raw)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("conn: server URL %q must not carry credentials, a query or a fragment", u.Redacted())
 	}
-	switch u.Scheme {
-	case "https":
+	if u.Scheme == "https" || isLoopback(u.Hostname()) || insecureHTTP {
 		return u, nil
-	case "http":
-		if isLoopback(u.Hostname()) || insecureHTTP {
-			return u, nil
-		}
-		return nil, fmt.Errorf("conn: refusing plain HTTP to %s, which is not loopback: "+
-			"the agent token would cross the network unencrypted (use https, or --insecure-http to accept the risk)", u.Host)
 	}
-	return nil, fmt.Errorf("conn: server URL scheme %q is not http or https", u.Scheme)
+	return nil, fmt.Errorf("conn: refusing plain HTTP to %s, which is not loopback: "+
+		"the agent token would cross the network unencrypted (use https, or --insecure-http to accept the risk)", u.Host)
 }
 
 func isLoopback(host string) bool {
@@ -209,6 +206,8 @@ type bearerTransport struct {
 	token string
 }
 
+// RoundTrip sends a copy of req carrying the token, leaving req untouched as
+// http.RoundTripper requires.
 func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.base
 	if base == nil {
@@ -263,13 +262,8 @@ func (c *Client) Run(ctx context.Context) error {
 		if isAuthError(err) {
 			c.setFatal(err)
 		}
-		select {
-		case <-c.fatal:
-			return c.fatalErr
-		default:
-		}
-		if ctx.Err() != nil {
-			return nil
+		if ctx.Err() != nil || isAuthError(err) {
+			return c.exitError()
 		}
 		if healthy {
 			bo.reset()
@@ -278,10 +272,21 @@ func (c *Client) Run(ctx context.Context) error {
 		c.log.WarnContext(ctx, "stream lost", "error", err, "retry_in", delay)
 		select {
 		case <-ctx.Done():
-			continue // reported by the checks at the top of the loop
+			return c.exitError()
 		case <-c.clk.After(delay):
 		}
 		c.reconnect.Add(1)
+	}
+}
+
+// exitError is what Run returns once it stops: the refusal of the token, if
+// that is why, else nil.
+func (c *Client) exitError() error {
+	select {
+	case <-c.fatal:
+		return c.fatalErr
+	default:
+		return nil
 	}
 }
 

@@ -57,7 +57,7 @@ func (s *Supervisor) execute(ctx context.Context, r *run) {
 	s.started.Add(1)
 	s.mu.Lock()
 	r.handle = h
-	abandoned, cancelReason = r.abandoned, r.cancelReason
+	abandoned, cancelReason, shutdown := r.abandoned, r.cancelReason, r.shutdown
 	s.mu.Unlock()
 	// A stop asked for during the start found no handle to stop.
 	switch {
@@ -65,6 +65,8 @@ func (s *Supervisor) execute(ctx context.Context, r *run) {
 		s.stop(h, "run abandoned during launch")
 	case cancelReason != "":
 		s.stop(h, cancelReason)
+	case shutdown:
+		s.stop(h, "agent shutting down")
 	}
 	r.log.InfoContext(ctx, "run started", "infrastructure_id", h.InfrastructureID())
 	s.report(ctx, r, &ferryv1.StateReport{

@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
 
 func TestApplyCreatesThenChangesNothing(t *testing.T) {
@@ -105,5 +108,34 @@ func TestApplyNeedsFile(t *testing.T) {
 	r = srv.run(t, nil, "apply", "-f", filepath.Join(t.TempDir(), "missing.yaml"))
 	if r.code != 1 || !strings.Contains(r.stderr, "read apply file") {
 		t.Errorf("exit %d, stderr %q; want a read error", r.code, r.stderr)
+	}
+}
+
+func TestReadCommandsAfterApply(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t)
+	if r := srv.run(t, nil, "apply", "-f", filepath.Join("testdata", "apply", "good.yaml")); r.code != 0 {
+		t.Fatalf("apply: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r := srv.run(t, nil, "pool", "ls")
+	want := "NAME   TYPE     PAUSED  LIMIT  DESCRIPTION\nlocal  process  no      4      runs on this machine\n"
+	if diff := cmp.Diff(want, r.stdout); diff != "" {
+		t.Errorf("pool ls (-want +got):\n%s", diff)
+	}
+	r = srv.run(t, nil, "deployment", "get", "tzreport", "--output", "json")
+	got := &ferryv1.Deployment{}
+	if err := protojson.Unmarshal([]byte(r.stdout), got); err != nil {
+		t.Fatalf("deployment get json %q: %v", r.stdout, err)
+	}
+	if got.GetSpec().GetDefaultParameters() == "" || !strings.Contains(got.GetSpec().GetDefaultParameters(), "9007199254740993") {
+		t.Errorf("default parameters = %q, want the exact big integer", got.GetSpec().GetDefaultParameters())
+	}
+	r = srv.run(t, nil, "deployment", "get", "tzreport")
+	// Compare with runs of spaces squeezed: the alignment is tabwriter's.
+	shown := strings.Join(strings.Fields(r.stdout), " ")
+	for _, line := range []string{"Version: 1", "Retry: 2 retries, delay 2s, on failed, crashed, timed_out", "Env: LOG_LEVEL, PORT"} {
+		if !strings.Contains(shown, line) {
+			t.Errorf("deployment get does not show %q:\n%s", line, r.stdout)
+		}
 	}
 }

@@ -90,7 +90,7 @@ func Main(ctx context.Context, env Env, args []string, extra ...Command) int {
 		printCommands(env.Stderr, commands, "")
 		return exitUsage
 	}
-	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+	if isHelp(args[0]) {
 		printCommands(env.Stdout, commands, "")
 		return 0
 	}
@@ -127,16 +127,25 @@ func unknownCommand(env Env, commands []Command, args []string) int {
 		}
 		prefix = candidate
 	}
+	words := len(strings.Fields(prefix))
+	if prefix != "" && words < len(args) && isHelp(args[words]) {
+		printCommands(env.Stdout, commands, prefix)
+		return 0
+	}
 	switch {
 	case prefix == "":
 		fmt.Fprintf(env.Stderr, "ferry: unknown command %q; run 'ferry help' for the list\n", args[0])
-	case len(strings.Fields(prefix)) < len(args):
-		fmt.Fprintf(env.Stderr, "ferry: unknown command %q\n\n", strings.Join(args[:len(strings.Fields(prefix))+1], " "))
+	case words < len(args):
+		fmt.Fprintf(env.Stderr, "ferry: unknown command %q\n\n", strings.Join(args[:words+1], " "))
 		printCommands(env.Stderr, commands, prefix)
 	default:
 		printCommands(env.Stderr, commands, prefix)
 	}
 	return exitUsage
+}
+
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "--help" || arg == "-help"
 }
 
 func hasGroup(commands []Command, prefix string) bool {

@@ -26,6 +26,7 @@ func TestDispatch(t *testing.T) {
 		{name: "no arguments", args: nil, wantCode: exitUsage, wantStderr: "run start"},
 		{name: "help", args: []string{"help"}, wantCode: 0, wantStdout: "agent token create"},
 		{name: "group", args: []string{"run"}, wantCode: exitUsage, wantStderr: "Usage: ferry run COMMAND"},
+		{name: "group help", args: []string{"agent", "token", "-h"}, wantCode: 0, wantStdout: "agent token revoke"},
 		{name: "unknown in group", args: []string{"agent", "token", "rotate"}, wantCode: exitUsage, wantStderr: `unknown command "agent token rotate"`},
 		{name: "unknown", args: []string{"deploy"}, wantCode: exitUsage, wantStderr: `unknown command "deploy"`},
 		{name: "version", args: []string{"version"}, wantCode: 0, wantStdout: "ferry "},

@@ -22,7 +22,7 @@ func runStart(ctx context.Context, env Env, args []string) error {
 	f.Var(&pairs, "p", "parameter `key=value`, repeatable; the value is read as JSON when it is valid JSON, else as a string")
 	paramsJSON := f.String("params-json", "", "parameters as a JSON `object`; -p values override its keys")
 	idempotencyKey := f.String("idempotency-key", "", "a repeated start with the same `key` returns the first run instead of creating another")
-	f.Var(&tags, "tag", "tag the run, repeatable")
+	f.Var(&tags, "tag", "add `tag` to the run, repeatable")
 	watch := f.Bool("watch", false, "follow the run's state and logs until it ends")
 	pos, err := f.parse(env, args, "DEPLOYMENT")
 	if err != nil {

@@ -16,15 +16,15 @@ import (
 // is final; the server ends the log stream by itself when all were sent.
 const logDrainTimeout = 10 * time.Second
 
-// Known limitation: a watch or log follow whose connection breaks (server
-// restart, a proxy closing a long stream) ends with an error instead of
-// resuming; run `ferry run logs -f ID` or `ferry run get ID` to pick up again.
-
 // watchRun follows the state and the logs of run id until the run is
 // final, then prints a summary. Lines of attempts before minAttempt are not
 // shown. The result is nil for a COMPLETED run and an [ExitError] with code
 // 1 for any other final state. When ctx is cancelled it stops watching,
 // leaves the run alone and says how to cancel it.
+//
+// Known limitation: a watch or log follow whose connection breaks (server
+// restart, a proxy closing a long stream) ends with an error instead of
+// resuming; `ferry run logs -f ID` or `ferry run get ID` picks up again.
 func watchRun(ctx context.Context, env Env, c *client, id string, minAttempt int32) error {
 	out := &syncWriter{w: env.Stdout}
 	fm := newFormatter(env)

@@ -5,8 +5,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/ferryhq/ferry/controlplane/internal/params"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
@@ -71,13 +69,27 @@ func isName(s string) bool {
 	return true
 }
 
-// isUUID reports whether s is a UUID in canonical lower-case form.
+// isUUID reports whether s is a UUID in canonical lower-case form: what
+// uuid.Parse(s).String() gives back. It checks the characters directly, since
+// an agent's report carries a thousand run IDs and String allocates.
 func isUUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}
-	u, err := uuid.Parse(s)
-	return err == nil && u.String() == s
+	for i := range len(s) {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // isLabel reports whether s has 1 to 63 characters, each printable and none

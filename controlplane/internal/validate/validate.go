@@ -2,8 +2,8 @@ package validate
 
 import (
 	"fmt"
+	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
@@ -59,7 +58,9 @@ func Message(m proto.Message) error {
 	if !rm.IsValid() {
 		return nil
 	}
-	if ferr := checkMessage(rm, nil); ferr != nil {
+	var buf [maxInlineDepth]step
+	w := walker{steps: buf[:0]}
+	if ferr := w.message(rm); ferr != nil {
 		return ferr
 	}
 	return nil
@@ -78,16 +79,30 @@ func Duration(field string, d *durationpb.Duration, max time.Duration) error {
 	return nil
 }
 
+// Bounds of google.protobuf.Duration and google.protobuf.Timestamp, from
+// their definitions: durations within ±10,000 years, timestamps within years
+// 1 to 9999.
+const (
+	maxDurationSeconds = 315_576_000_000
+	minTimestampSecond = -62_135_596_800
+	maxTimestampSecond = 253_402_300_799
+	maxNanos           = 999_999_999
+)
+
+// durationReason checks a duration's fields without building a message, as
+// the walker calls it for every duration of a request.
 func durationReason(seconds int64, nanos int32, max time.Duration) string {
-	d := durationpb.Duration{Seconds: seconds, Nanos: nanos}
-	if d.CheckValid() != nil {
+	if seconds < -maxDurationSeconds || seconds > maxDurationSeconds ||
+		nanos < -maxNanos || nanos > maxNanos ||
+		(seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0) {
 		return "must be a valid duration"
 	}
-	v := d.AsDuration()
-	if v < 0 {
+	if seconds < 0 || nanos < 0 {
 		return "must not be negative"
 	}
-	if v > max {
+	// Seconds beyond what time.Duration holds exceed any max.
+	if seconds > int64(math.MaxInt64/time.Second) ||
+		time.Duration(seconds)*time.Second+time.Duration(nanos) > max {
 		return "must be at most " + formatDuration(max)
 	}
 	return ""
@@ -103,233 +118,6 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%d days", d/day)
 	}
 	return d.String()
-}
-
-// path locates a field while [checkMessage] walks; it is rendered only when
-// a violation is found, so a valid message costs no string building.
-type path struct {
-	parent *path
-	name   string // field name, or "" for an index or key step
-	index  int    // list index when key is unset and name is ""
-	key    string // rendered map key
-}
-
-func (p *path) String() string {
-	if p == nil {
-		return ""
-	}
-	var steps []*path
-	for s := p; s != nil; s = s.parent {
-		steps = append(steps, s)
-	}
-	var b strings.Builder
-	for i := len(steps) - 1; i >= 0; i-- {
-		s := steps[i]
-		switch {
-		case s.name != "":
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(s.name)
-		case s.key != "":
-			b.WriteString("[" + s.key + "]")
-		default:
-			b.WriteString("[" + strconv.Itoa(s.index) + "]")
-		}
-	}
-	return b.String()
-}
-
-func fail(at *path, reason string) *FieldError {
-	return &FieldError{Field: at.String(), Reason: reason}
-}
-
-// checkMessage checks the fields of m, which lies at path at.
-func checkMessage(m protoreflect.Message, at *path) *FieldError {
-	rules := rulesFor(m.Descriptor())
-	for i := range rules {
-		r := &rules[i]
-		here := path{parent: at, name: r.name}
-		if ferr := checkField(m, r, &here); ferr != nil {
-			return ferr
-		}
-	}
-	return nil
-}
-
-// checkField checks one field of m.
-func checkField(m protoreflect.Message, r *fieldRule, at *path) *FieldError {
-	fd := r.fd
-	if !m.Has(fd) {
-		if r.required {
-			return fail(at, "is required")
-		}
-		return nil
-	}
-	switch {
-	case fd.IsList():
-		return checkList(m.Get(fd).List(), r, at)
-	case fd.IsMap():
-		return checkMap(m.Get(fd).Map(), r, at)
-	}
-	v := m.Get(fd)
-	switch r.kind {
-	case kindString:
-		s := v.String()
-		if reason := stringReason(s, r.maxLen); reason != "" {
-			return fail(at, reason)
-		}
-		if s != "" {
-			if reason := formatReason(r.format, s); reason != "" {
-				return fail(at, reason)
-			}
-		}
-	case kindBytes:
-		if n := len(v.Bytes()); n > r.maxLen {
-			return fail(at, fmt.Sprintf("must be at most %d bytes", r.maxLen))
-		}
-	case kindInt, kindUint:
-		if reason := r.intReason(v); reason != "" {
-			return fail(at, reason)
-		}
-	case kindMessage:
-		return checkMessage(v.Message(), at)
-	case kindDuration:
-		return checkDuration(v.Message(), at)
-	case kindTimestamp:
-		return checkTimestamp(v.Message(), at)
-	}
-	return nil
-}
-
-func checkList(list protoreflect.List, r *fieldRule, at *path) *FieldError {
-	n := list.Len()
-	if n > r.maxItems {
-		return fail(at, fmt.Sprintf("must have at most %d items", r.maxItems))
-	}
-	if r.kind == kindOther {
-		return nil
-	}
-	for i := range n {
-		v := list.Get(i)
-		elem := path{parent: at, index: i}
-		var ferr *FieldError
-		switch r.kind {
-		case kindString:
-			ferr = checkItemString(v.String(), r, &elem, "")
-		case kindBytes:
-			if len(v.Bytes()) > r.itemMaxLen {
-				ferr = fail(&elem, fmt.Sprintf("must be at most %d bytes", r.itemMaxLen))
-			}
-		case kindInt, kindUint:
-			if reason := r.intReason(v); reason != "" {
-				ferr = fail(&elem, reason)
-			}
-		case kindMessage:
-			ferr = checkMessage(v.Message(), &elem)
-		case kindDuration:
-			ferr = checkDuration(v.Message(), &elem)
-		case kindTimestamp:
-			ferr = checkTimestamp(v.Message(), &elem)
-		}
-		if ferr != nil {
-			return ferr
-		}
-	}
-	return nil
-}
-
-func checkMap(mp protoreflect.Map, r *fieldRule, at *path) *FieldError {
-	if n := mp.Len(); n > r.maxItems {
-		return fail(at, fmt.Sprintf("must have at most %d items", r.maxItems))
-	}
-	// Map order is random; check in key order so the reported violation is
-	// the same on every call.
-	keys := make([]protoreflect.MapKey, 0, mp.Len())
-	mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
-		keys = append(keys, k)
-		return true
-	})
-	sortKeys(keys)
-	for _, k := range keys {
-		entry := path{parent: at, key: renderKey(k)}
-		if r.keyString {
-			if ferr := checkItemString(k.String(), r, &entry, "key "); ferr != nil {
-				return ferr
-			}
-		}
-		v := mp.Get(k)
-		var ferr *FieldError
-		switch r.kind {
-		case kindString:
-			if reason := stringReason(v.String(), r.itemMaxLen); reason != "" {
-				ferr = fail(&entry, reason)
-			}
-		case kindBytes:
-			if len(v.Bytes()) > r.itemMaxLen {
-				ferr = fail(&entry, fmt.Sprintf("must be at most %d bytes", r.itemMaxLen))
-			}
-		case kindInt, kindUint:
-			if reason := r.intReason(v); reason != "" {
-				ferr = fail(&entry, reason)
-			}
-		case kindMessage:
-			ferr = checkMessage(v.Message(), &entry)
-		case kindDuration:
-			ferr = checkDuration(v.Message(), &entry)
-		case kindTimestamp:
-			ferr = checkTimestamp(v.Message(), &entry)
-		}
-		if ferr != nil {
-			return ferr
-		}
-	}
-	return nil
-}
-
-// checkItemString checks an element or map key; prefix says which in the
-// reason ("key ").
-func checkItemString(s string, r *fieldRule, at *path, prefix string) *FieldError {
-	if reason := stringReason(s, r.itemMaxLen); reason != "" {
-		return fail(at, prefix+reason)
-	}
-	if reason := formatReason(r.itemFormat, s); reason != "" {
-		return fail(at, prefix+reason)
-	}
-	return nil
-}
-
-// stringReason checks the length and encoding of s.
-func stringReason(s string, maxLen int) string {
-	if len(s) > maxLen {
-		return fmt.Sprintf("must be at most %d bytes", maxLen)
-	}
-	if !utf8.ValidString(s) {
-		return "must be valid UTF-8"
-	}
-	return ""
-}
-
-func checkDuration(m protoreflect.Message, at *path) *FieldError {
-	fields := m.Descriptor().Fields()
-	seconds := m.Get(fields.ByNumber(1)).Int()
-	nanos := int32(m.Get(fields.ByNumber(2)).Int())
-	if reason := durationReason(seconds, nanos, MaxDuration); reason != "" {
-		return fail(at, reason)
-	}
-	return nil
-}
-
-func checkTimestamp(m protoreflect.Message, at *path) *FieldError {
-	fields := m.Descriptor().Fields()
-	ts := timestamppb.Timestamp{
-		Seconds: m.Get(fields.ByNumber(1)).Int(),
-		Nanos:   int32(m.Get(fields.ByNumber(2)).Int()),
-	}
-	if ts.CheckValid() != nil {
-		return fail(at, "must be a valid timestamp between years 1 and 9999")
-	}
-	return nil
 }
 
 // renderKey writes a map key for a field path: quoted when a string (and

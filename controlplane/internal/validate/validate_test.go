@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -357,4 +358,23 @@ func envVars(n int) map[string]string {
 		out[fmt.Sprintf("VAR_%d", i)] = "v"
 	}
 	return out
+}
+
+// TestIsUUIDMatchesTheLibrary checks the hand-written UUID check against
+// github.com/google/uuid: canonical means uuid.Parse(s).String() == s.
+func TestIsUUIDMatchesTheLibrary(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		runID, sessionID, uuid.NewString(), uuid.Nil.String(), "ffffffff-ffff-ffff-ffff-ffffffffffff",
+		strings.ToUpper(runID), "{" + runID + "}", "urn:uuid:" + runID, strings.ReplaceAll(runID, "-", ""),
+		"123e4567-e89b-12d3-a456-42661417400g", "123e4567_e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-4266141740０",
+		runID[:35], runID + "0", "", "------------------------------------",
+	}
+	for _, s := range inputs {
+		u, err := uuid.Parse(s)
+		want := err == nil && u.String() == s
+		if got := isUUID(s); got != want {
+			t.Errorf("isUUID(%q) = %v, want %v", s, got, want)
+		}
+	}
 }

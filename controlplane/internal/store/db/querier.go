@@ -41,6 +41,10 @@ type Querier interface {
 	LogLinesList(ctx context.Context, arg LogLinesListParams) ([]RunLogLine, error)
 	// LogLinesListAll returns every stored line of a run; used by the invariant checker.
 	LogLinesListAll(ctx context.Context, runID uuid.UUID) ([]RunLogLine, error)
+	// LogLinesSummaryAll counts the stored log lines of every run attempt and
+	// gives their lowest and highest sequence numbers. Only the invariant
+	// checker uses it, in tests.
+	LogLinesSummaryAll(ctx context.Context) ([]LogLinesSummaryAllRow, error)
 	Notify(ctx context.Context, arg NotifyParams) error
 	RunCountOffered(ctx context.Context, arg RunCountOfferedParams) (int32, error)
 	// RunExpiredLeases lists runs whose offer or lease ended before now.
@@ -52,6 +56,9 @@ type Querier interface {
 	// already exists for its deployment is skipped (and not returned).
 	RunInsertMany(ctx context.Context, arg RunInsertManyParams) ([]Run, error)
 	RunList(ctx context.Context, arg RunListParams) ([]Run, error)
+	// RunListAllStates returns the current state of every run in every
+	// workspace. Only the invariant checker uses it, in tests.
+	RunListAllStates(ctx context.Context) ([]RunListAllStatesRow, error)
 	RunListLeasedByAgent(ctx context.Context, agentID uuid.UUID) ([]RunListLeasedByAgentRow, error)
 	// RunLockMany locks runs in id order, so two transactions never deadlock.
 	RunLockMany(ctx context.Context, ids []uuid.UUID) ([]Run, error)

@@ -196,7 +196,8 @@ func (p *parser) resolve() {
 		case isZone || isLink:
 			p.fail(l.Line, fmt.Errorf("link name %s is already defined", l.Name))
 		case p.db.Zones[l.Target] == nil:
-			p.fail(l.Line, fmt.Errorf("link %s points at %s, which is not a valid zone", l.Name, l.Target))
+			p.fail(l.Line, fmt.Errorf("link %s points at %s, which is not a valid zone",
+				l.Name, l.Target))
 		default:
 			p.db.Links[l.Name] = l
 		}
@@ -212,7 +213,8 @@ func (p *parser) checkZone(z *Zone) *LineError {
 			continue
 		}
 		if prev := z.Eras[i-1].Until; e.Until.localSeconds() <= prev.localSeconds() {
-			return &LineError{Line: e.Line, Err: errors.New("UNTIL is not after the previous line's UNTIL")}
+			return &LineError{Line: e.Line,
+				Err: errors.New("UNTIL is not after the previous line's UNTIL")}
 		}
 	}
 	return nil
