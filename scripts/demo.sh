@@ -62,6 +62,12 @@ echo
 status=0
 bin/ferry run start tzreport -p top_n=5 -p output_dir="$DATA/tzreport-out" --watch || status=$?
 echo
+run_id=$(bin/ferry run ls --limit 1 --output json 2>/dev/null | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
+if [ -n "$run_id" ]; then
+	echo "demo: state history of run $run_id (server-stamped times):"
+	bin/ferry run history "$run_id"
+	echo
+fi
 if [ -f "$DATA/tzreport-out/report.md" ]; then
 	echo "demo: the report is at $DATA/tzreport-out/report.md (summary.json beside it)"
 fi

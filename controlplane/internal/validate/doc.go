@@ -26,8 +26,8 @@
 //     to every key of a map field with string keys, empty ones included;
 //   - item_max_len applies to string elements, and to map keys and string
 //     map values;
-//   - min and max apply to integer fields and to each element of repeated
-//     integer fields.
+//   - min and max apply to integer fields, to each element of repeated
+//     integer fields and to each integer map value.
 //
 // The package only inspects messages; it never changes them and never
 // touches storage.

@@ -138,7 +138,7 @@ func misfits(fd protoreflect.FieldDescriptor) []string {
 	}
 	stringItems := (fd.IsList() && fd.Kind() == protoreflect.StringKind) ||
 		(fd.IsMap() && (fd.MapKey().Kind() == protoreflect.StringKind || fd.MapValue().Kind() == protoreflect.StringKind))
-	integer := (valueKind == kindInt || valueKind == kindUint) && !fd.IsMap()
+	integer := valueKind == kindInt || valueKind == kindUint
 
 	var out []string
 	add := func(ok bool, rule string) {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
@@ -165,4 +167,31 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// ruleCache holds the rule list of each message descriptor. Generated
+// descriptors live as long as the process, so the cache holds one entry per
+// message type of the API.
+var ruleCache sync.Map // protoreflect.MessageDescriptor -> []fieldRule
+
+// rulesFor returns the cached rules of md, building them on first use.
+func rulesFor(md protoreflect.MessageDescriptor) []fieldRule {
+	if v, ok := ruleCache.Load(md); ok {
+		return v.([]fieldRule)
+	}
+	v, _ := ruleCache.LoadOrStore(md, buildRules(md))
+	return v.([]fieldRule)
+}
+
+// ruleOf returns the declared rules of fd, or an empty rule set.
+func ruleOf(fd protoreflect.FieldDescriptor) *ferryv1.FieldRules {
+	opts := fd.Options()
+	if opts == nil || !proto.HasExtension(opts, ferryv1.E_Rules) {
+		return &ferryv1.FieldRules{}
+	}
+	fr, _ := proto.GetExtension(opts, ferryv1.E_Rules).(*ferryv1.FieldRules)
+	if fr == nil {
+		return &ferryv1.FieldRules{}
+	}
+	return fr
 }

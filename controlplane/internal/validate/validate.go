@@ -2,17 +2,10 @@ package validate
 
 import (
 	"fmt"
-	"math"
-	"strconv"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
-
-	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
 
 const (
@@ -26,8 +19,6 @@ const (
 	// MaxDuration is the longest google.protobuf.Duration a request may
 	// carry.
 	MaxDuration = 7 * 24 * time.Hour
-	// maxKeyShown bounds how much of a map key a field path quotes.
-	maxKeyShown = 64
 )
 
 // FieldError says which field of a request is invalid and why. Its text is
@@ -100,9 +91,9 @@ func durationReason(seconds int64, nanos int32, max time.Duration) string {
 	if seconds < 0 || nanos < 0 {
 		return "must not be negative"
 	}
-	// Seconds beyond what time.Duration holds exceed any max.
-	if seconds > int64(math.MaxInt64/time.Second) ||
-		time.Duration(seconds)*time.Second+time.Duration(nanos) > max {
+	// Compare seconds first: seconds*time.Second can overflow time.Duration.
+	maxSeconds := int64(max / time.Second)
+	if seconds > maxSeconds || (seconds == maxSeconds && time.Duration(nanos) > max%time.Second) {
 		return "must be at most " + formatDuration(max)
 	}
 	return ""
@@ -118,46 +109,4 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%d days", d/day)
 	}
 	return d.String()
-}
-
-// renderKey writes a map key for a field path: quoted when a string (and
-// shortened when long), plain otherwise.
-func renderKey(k protoreflect.MapKey) string {
-	s, ok := k.Interface().(string)
-	if !ok {
-		return k.String()
-	}
-	if len(s) > maxKeyShown {
-		cut := maxKeyShown
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return strconv.Quote(s)
-}
-
-// rules caches the rule list of each message descriptor.
-var rules sync.Map // protoreflect.MessageDescriptor -> []fieldRule
-
-// rulesFor returns the cached rules of md, building them on first use.
-func rulesFor(md protoreflect.MessageDescriptor) []fieldRule {
-	if v, ok := rules.Load(md); ok {
-		return v.([]fieldRule)
-	}
-	v, _ := rules.LoadOrStore(md, buildRules(md))
-	return v.([]fieldRule)
-}
-
-// ruleOf returns the declared rules of fd, or an empty rule set.
-func ruleOf(fd protoreflect.FieldDescriptor) *ferryv1.FieldRules {
-	opts := fd.Options()
-	if opts == nil || !proto.HasExtension(opts, ferryv1.E_Rules) {
-		return &ferryv1.FieldRules{}
-	}
-	fr, _ := proto.GetExtension(opts, ferryv1.E_Rules).(*ferryv1.FieldRules)
-	if fr == nil {
-		return &ferryv1.FieldRules{}
-	}
-	return fr
 }

@@ -3,6 +3,7 @@ package validate
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -308,6 +309,8 @@ func TestDuration(t *testing.T) {
 		{name: "nanos out of range", d: &durationpb.Duration{Nanos: 1_000_000_000}, max: MaxDuration, want: &FieldError{"timeout", "must be a valid duration"}},
 		{name: "beyond 10000 years", d: &durationpb.Duration{Seconds: 315_576_000_001}, max: MaxDuration, want: &FieldError{"timeout", "must be a valid duration"}},
 		{name: "huge but valid", d: &durationpb.Duration{Seconds: 315_576_000_000}, max: MaxDuration, want: &FieldError{"timeout", "must be at most 7 days"}},
+		{name: "exactly the largest time.Duration", d: &durationpb.Duration{Seconds: 9_223_372_036, Nanos: 854_775_807}, max: math.MaxInt64},
+		{name: "just past the largest time.Duration", d: &durationpb.Duration{Seconds: 9_223_372_036, Nanos: 854_775_808}, max: math.MaxInt64, want: &FieldError{"timeout", "must be at most 2562047h47m16.854775807s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
+// maxKeyShown bounds how much of a map key a field path quotes.
+const maxKeyShown = 64
+
 // maxInlineDepth is the path depth a walk holds without allocating; ferry.v1
 // requests nest at most five steps (batches[i].lines[j].text).
 const maxInlineDepth = 16
@@ -226,4 +229,21 @@ func (w *walker) timestamp(m protoreflect.Message) *FieldError {
 		return w.fail("must be a valid timestamp between years 1 and 9999")
 	}
 	return nil
+}
+
+// renderKey writes a map key for a field path: quoted when a string (and
+// shortened when long), plain otherwise.
+func renderKey(k protoreflect.MapKey) string {
+	s, ok := k.Interface().(string)
+	if !ok {
+		return k.String()
+	}
+	if len(s) > maxKeyShown {
+		cut := maxKeyShown
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return strconv.Quote(s)
 }
