@@ -24,10 +24,18 @@
 //     left to required;
 //   - item_format applies to every element of a repeated string field and
 //     to every key of a map field with string keys, empty ones included;
-//   - item_max_len applies to string elements, and to map keys and string
-//     map values;
+//   - item_max_len applies to string and bytes elements, and to map keys
+//     and string or bytes map values;
+//   - FORMAT_JSON_OBJECT is checked by [params.Check] and
+//     FORMAT_JSON_SCHEMA by [params.CheckSchema];
 //   - min and max apply to integer fields, to each element of repeated
 //     integer fields and to each integer map value.
+//
+// A proto declares an environment map as
+//
+//	map<string, string> env = 5 [(rules) = {item_max_len: 8192, item_format: FORMAT_ENV_NAME}];
+//
+// so that each key is an environment variable name.
 //
 // The package only inspects messages; it never changes them and never
 // touches storage.
