@@ -169,13 +169,10 @@ func TestCancelBeforeStart(t *testing.T) {
 	t.Parallel()
 	p := startPlane(t)
 	tok := p.setupDeployment(t, "hello")
-	t.Logf("%s line %d", time.Now().Format("05.000"), 3)
 
 	// No agent: the run waits SCHEDULED, and a cancel ends it at once.
 	r := p.createRun(t, "hello", "")
-	t.Logf("%s line %d", time.Now().Format("05.000"), 6)
 	resp, err := p.runs.CancelRun(callCtx(t), connect.NewRequest(&ferryv1.CancelRunRequest{Id: r.GetId(), Reason: "not needed"}))
-	t.Logf("%s line %d", time.Now().Format("05.000"), 7)
 	if err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
@@ -186,7 +183,6 @@ func TestCancelBeforeStart(t *testing.T) {
 		t.Errorf("history (-want +got):\n%s", diff)
 	}
 	_, err = p.runs.CancelRun(callCtx(t), connect.NewRequest(&ferryv1.CancelRunRequest{Id: r.GetId()}))
-	t.Logf("%s line %d", time.Now().Format("05.000"), 17)
 	if code, cerr := errCode(err); cerr != nil || code != connect.CodeFailedPrecondition {
 		t.Errorf("second cancel: %v, want FailedPrecondition", err)
 	}
@@ -194,13 +190,9 @@ func TestCancelBeforeStart(t *testing.T) {
 	// An offered but unclaimed run is cancelled at once too, and the late
 	// claim is refused.
 	a := p.connectAgent(t, tok, "agent-1", 1)
-	t.Logf("%s line %d", time.Now().Format("05.000"), 24)
 	r2 := p.createRun(t, "hello", "")
-	t.Logf("%s line %d", time.Now().Format("05.000"), 25)
 	o := a.orderFor(t, r2.GetId())
-	t.Logf("%s line %d", time.Now().Format("05.000"), 26)
 	resp, err = p.runs.CancelRun(callCtx(t), connect.NewRequest(&ferryv1.CancelRunRequest{Id: r2.GetId()}))
-	t.Logf("%s line %d", time.Now().Format("05.000"), 27)
 	if err != nil {
 		t.Fatalf("cancel offered run: %v", err)
 	}

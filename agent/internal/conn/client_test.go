@@ -119,7 +119,7 @@ func (b *bundle) next(t *testing.T) *ferryv1.SubscribeResponse {
 
 func TestEventsSkipKeepalives(t *testing.T) {
 	t.Parallel()
-	b := setup(t, agenttest.Options{KeepaliveInterval: 25 * time.Millisecond}, "")
+	b := setup(t, agenttest.Options{KeepaliveInterval: 100 * time.Millisecond}, "")
 	if w := b.next(t).GetWelcome(); w == nil || w.GetPoolType() != "process" {
 		t.Fatalf("first event is not the welcome: %v", w)
 	}

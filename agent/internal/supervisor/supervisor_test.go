@@ -485,29 +485,30 @@ func TestStartupFailures(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		grace   time.Duration
-		command []string
+		name  string
+		grace time.Duration
+		// release lets the run end on its own; nil lets it run until stopped.
+		release bool
 		kinds   []ferryv1.ReportKind
 	}{
 		{
 			name:    "runs finish within the grace",
 			grace:   20 * time.Second,
-			command: []string{"/bin/sleep", "1"},
+			release: true,
 			kinds:   []ferryv1.ReportKind{started, completed},
 		},
 		{
-			name:    "runs stopped after the grace",
-			grace:   100 * time.Millisecond,
-			command: []string{"/bin/sleep", "30"},
-			kinds:   []ferryv1.ReportKind{started, crashed},
+			name:  "runs stopped after the grace",
+			grace: 100 * time.Millisecond,
+			kinds: []ferryv1.ReportKind{started, crashed},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, setupOptions{config: supervisor.Config{ShutdownGrace: tt.grace}})
-			o := b.srv.Offer(t, &ferryv1.JobSpec{Deployment: "test", Command: tt.command})
+			gate := filepath.Join(t.TempDir(), "gate")
+			o := b.srv.Offer(t, shell(`while [ ! -e `+gate+` ]; do sleep 0.02; done`))
 			pid := b.waitStarted(t, o.GetRunId())
 
 			b.shutdown()
@@ -515,15 +516,22 @@ func TestShutdown(t *testing.T) {
 				hbs := s.Heartbeats()
 				return len(hbs) > 0 && hbs[len(hbs)-1].GetDraining()
 			})
-			// An order offered while draining is not taken.
-			late := b.srv.Offer(t, &ferryv1.JobSpec{Deployment: "test", Command: []string{"/bin/true"}})
+			// An order offered while draining is not taken. In the second case
+			// the agent may be gone already; then there is nothing to offer on.
+			var late *ferryv1.WorkOrder
+			if tt.release {
+				late = b.srv.Offer(t, &ferryv1.JobSpec{Deployment: "test", Command: []string{"/bin/true"}})
+				if err := os.WriteFile(gate, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := b.wait(t); err != nil {
 				t.Fatalf("Run returned %v, want nil", err)
 			}
 			if diff := cmp.Diff(tt.kinds, b.run(o.GetRunId()).Kinds()); diff != "" {
 				t.Errorf("report kinds (-want +got):\n%s", diff)
 			}
-			if b.run(late.GetRunId()).Claimed {
+			if late != nil && b.run(late.GetRunId()).Claimed {
 				t.Error("a run offered while draining was claimed")
 			}
 			waitGone(t, pid)

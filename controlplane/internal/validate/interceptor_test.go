@@ -75,6 +75,7 @@ func TestInterceptorUnary(t *testing.T) {
 		{name: "grpc", opts: []connect.ClientOption{connect.WithGRPC()}},
 		{name: "connect json", opts: []connect.ClientOption{connect.WithProtoJSON()}},
 	}
+	// Subtests run in order: each counts the handler calls it caused.
 	for _, p := range protocols {
 		t.Run(p.name, func(t *testing.T) {
 			client := ferryv1connect.NewRunServiceClient(srv.Client(), srv.URL, p.opts...)

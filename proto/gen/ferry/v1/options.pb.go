@@ -110,7 +110,7 @@ type FieldRules struct {
 	Max *int64 `protobuf:"varint,6,opt,name=max,proto3,oneof" json:"max,omitempty"`
 	// item_max_len caps each string element of a repeated field, or each key and value of a map.
 	ItemMaxLen uint32 `protobuf:"varint,7,opt,name=item_max_len,json=itemMaxLen,proto3" json:"item_max_len,omitempty"`
-	// item_format constrains each string element of a repeated field.
+	// item_format constrains each string element of a repeated field, and each key of a map.
 	ItemFormat    Format `protobuf:"varint,8,opt,name=item_format,json=itemFormat,proto3,enum=ferry.v1.Format" json:"item_format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
