@@ -129,3 +129,11 @@ WHERE agent_id = @agent_id::uuid
 
 -- name: Notify :exec
 SELECT pg_notify(@channel::text, @payload::text);
+
+-- name: RunReleaseOffers :many
+-- RunReleaseOffers withdraws the offers made to an agent whose stream ended,
+-- so its runs can be offered to another agent at once.
+UPDATE runs
+SET agent_id = NULL, lease_token = 0, lease_expire_time = NULL, update_time = @now::timestamptz
+WHERE agent_id = @agent_id::uuid AND state = 'SCHEDULED'
+RETURNING id, pool_id;

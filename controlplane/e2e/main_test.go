@@ -48,8 +48,6 @@ func checkInvariants(t testing.TB, pool *pgxpool.Pool) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
-		t0 := time.Now()
-		defer func() { t.Logf("check in %v", time.Since(t0)) }()
 		if err := invariant.Check(ctx, db.New(pool)); err != nil {
 			t.Errorf("invariant check: %v", err)
 		}

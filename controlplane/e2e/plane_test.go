@@ -63,10 +63,7 @@ type clients struct {
 func startPlane(t *testing.T) *plane {
 	t.Helper()
 	ctx := context.Background()
-	var tEnd time.Time
-	t.Cleanup(func() { t.Logf("db dropped %v after serve stop", time.Since(tEnd)) })
 	pool := dbtest.Pool(t)
-	t.Cleanup(func() { t.Logf("pool closing %v after serve stop", time.Since(tEnd)) })
 	logs := newTestLog(t)
 	checkInvariants(t, pool)
 
@@ -90,10 +87,7 @@ func startPlane(t *testing.T) *plane {
 	served := make(chan error, 1)
 	go func() { served <- app.Serve(serveCtx, ln) }()
 	t.Cleanup(func() {
-		t0 := time.Now()
-		tEnd = t0
 		stop()
-		defer func() { t.Logf("serve stopped in %v", time.Since(t0)) }()
 		if err := <-served; err != nil {
 			t.Errorf("serve: %v", err)
 		}

@@ -529,7 +529,9 @@ func (s *Server) Heartbeat(
 		LeaseExpireTime: timestamppb.New(time.Now().Add(s.opts.LeaseDuration)),
 	}
 	if req.Msg.GetSessionId() != s.session || s.session == "" {
+		// Like the control plane: an unknown session renews nothing.
 		res.Resubscribe = true
+		return connect.NewResponse(res), nil
 	}
 	if s.opts.Redispatch {
 		for _, r := range s.runs {

@@ -363,6 +363,16 @@ func TestLeaseLoss(t *testing.T) {
 				srv.Fail("Heartbeat", connect.CodeUnavailable, -1)
 			},
 		},
+		{
+			// A heartbeat answered resubscribe renews nothing; the agent
+			// cannot get a new session, so its lease runs out.
+			name:   "heartbeats answered resubscribe past the lease",
+			server: agenttest.Options{LeaseDuration: 500 * time.Millisecond},
+			lose: func(srv *agenttest.Server, _ string) {
+				srv.Fail("Subscribe", connect.CodeUnavailable, -1)
+				srv.ForgetSession()
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -487,7 +497,8 @@ func TestShutdown(t *testing.T) {
 	tests := []struct {
 		name  string
 		grace time.Duration
-		// release lets the run end on its own; nil lets it run until stopped.
+		// release lets the run end on its own within the grace; otherwise it
+		// runs until the agent stops it.
 		release bool
 		kinds   []ferryv1.ReportKind
 	}{

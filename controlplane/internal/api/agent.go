@@ -75,6 +75,16 @@ func (s *AgentServer) Subscribe(ctx context.Context, req *connect.Request[ferryv
 		if err := s.Store.Q.AgentDisconnect(dctx, db.AgentDisconnectParams{SessionID: agent.SessionID, Now: s.Clock.Now()}); err != nil {
 			log.WarnContext(dctx, "record agent disconnect", slog.Any("error", err))
 		}
+		// Orders pushed into this stream may never have arrived: withdraw
+		// them so other agents can take the runs now. A newer session of the
+		// same agent has offers of its own, which must stay.
+		select {
+		case <-sess.Replaced:
+		default:
+			if err := s.releaseOffers(dctx, agent.ID); err != nil {
+				log.WarnContext(dctx, "withdraw offers of a closed stream", slog.Any("error", err))
+			}
+		}
 		log.InfoContext(dctx, "agent disconnected")
 	}()
 	// Cancels requested while the agent was away.
@@ -106,6 +116,24 @@ func (s *AgentServer) Subscribe(ctx context.Context, req *connect.Request[ferryv
 			}
 		}
 	}
+}
+
+func (s *AgentServer) releaseOffers(ctx context.Context, agentID uuid.UUID) error {
+	return s.Store.Tx(ctx, func(q db.Querier) error {
+		released, err := q.RunReleaseOffers(ctx, db.RunReleaseOffersParams{Now: s.Clock.Now(), AgentID: agentID})
+		if err != nil || len(released) == 0 {
+			return err
+		}
+		pools := make(map[uuid.UUID]bool)
+		for _, r := range released {
+			pools[r.PoolID] = true
+		}
+		ids := make([]uuid.UUID, 0, len(pools))
+		for id := range pools {
+			ids = append(ids, id)
+		}
+		return transition.Notify(ctx, q, transition.ChannelDispatch, ids)
+	})
 }
 
 // session resolves the agent of a unary call and checks it belongs to the

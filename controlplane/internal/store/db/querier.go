@@ -66,6 +66,9 @@ type Querier interface {
 	// RunOffer picks due, unoffered SCHEDULED runs of a pool for one agent and
 	// marks them offered under a fresh lease token until the offer expires.
 	RunOffer(ctx context.Context, arg RunOfferParams) ([]Run, error)
+	// RunReleaseOffers withdraws the offers made to an agent whose stream ended,
+	// so its runs can be offered to another agent at once.
+	RunReleaseOffers(ctx context.Context, arg RunReleaseOffersParams) ([]RunReleaseOffersRow, error)
 	// RunRenewLeases extends the leases an agent still holds and returns the
 	// runs it renewed; a run whose token or agent changed is not renewed.
 	RunRenewLeases(ctx context.Context, arg RunRenewLeasesParams) ([]RunRenewLeasesRow, error)

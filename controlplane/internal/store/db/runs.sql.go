@@ -646,6 +646,45 @@ func (q *Queries) RunOffer(ctx context.Context, arg RunOfferParams) ([]Run, erro
 	return items, nil
 }
 
+const runReleaseOffers = `-- name: RunReleaseOffers :many
+UPDATE runs
+SET agent_id = NULL, lease_token = 0, lease_expire_time = NULL, update_time = $1::timestamptz
+WHERE agent_id = $2::uuid AND state = 'SCHEDULED'
+RETURNING id, pool_id
+`
+
+type RunReleaseOffersParams struct {
+	Now     time.Time
+	AgentID uuid.UUID
+}
+
+type RunReleaseOffersRow struct {
+	ID     uuid.UUID
+	PoolID uuid.UUID
+}
+
+// RunReleaseOffers withdraws the offers made to an agent whose stream ended,
+// so its runs can be offered to another agent at once.
+func (q *Queries) RunReleaseOffers(ctx context.Context, arg RunReleaseOffersParams) ([]RunReleaseOffersRow, error) {
+	rows, err := q.db.Query(ctx, runReleaseOffers, arg.Now, arg.AgentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RunReleaseOffersRow{}
+	for rows.Next() {
+		var i RunReleaseOffersRow
+		if err := rows.Scan(&i.ID, &i.PoolID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const runRenewLeases = `-- name: RunRenewLeases :many
 UPDATE runs
 SET lease_expire_time = $1
