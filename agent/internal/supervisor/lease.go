@@ -54,7 +54,7 @@ func (s *Supervisor) heartbeat(ctx context.Context, timeout time.Duration) {
 		}
 		return
 	}
-	if false && res.GetResubscribe() {
+	if res.GetResubscribe() {
 		// The control plane no longer knows this session and renewed
 		// nothing; the new session's first heartbeat will.
 		s.log.DebugContext(ctx, "heartbeat refused for the session; leases not renewed", "runs", len(live))
