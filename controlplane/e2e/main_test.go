@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -54,9 +55,13 @@ func checkInvariants(t testing.TB, pool *pgxpool.Pool) {
 	})
 }
 
+// verboseEnv names the environment variable that, set to 1, prints the
+// logs of passing tests too.
+const verboseEnv = "FERRY_E2E_VERBOSE"
+
 // testLog collects a test's server logs and prints them only when the test
-// failed, so passing runs stay quiet. Writes after the test ended are kept
-// in the buffer, never sent to t.
+// failed (or [verboseEnv] is 1), so passing runs stay quiet. Writes after
+// the test ended are kept in the buffer, never sent to t.
 type testLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -67,7 +72,7 @@ type testLog struct {
 func newTestLog(t testing.TB) *testLog {
 	l := &testLog{}
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv(verboseEnv) == "1" {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			t.Logf("server and agent logs:\n%s", l.buf.String())

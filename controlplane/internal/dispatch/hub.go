@@ -318,7 +318,7 @@ func (p *poolLoop) round(ctx context.Context) error {
 	p.next++
 	for i := range sessions {
 		s := sessions[(p.next+i)%len(sessions)]
-		more, err := p.offer(ctx, s)
+		more, err := p.offer(ctx, s, pool.Type)
 		if err != nil {
 			return err
 		}
@@ -331,7 +331,7 @@ func (p *poolLoop) round(ctx context.Context) error {
 
 // offer offers runs to one session up to its free capacity; more reports
 // whether the agent took a full batch, so another round may find more work.
-func (p *poolLoop) offer(ctx context.Context, s *Session) (more bool, err error) {
+func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more bool, err error) {
 	h := p.hub
 	now := h.clock.Now()
 	held, err := h.store.Q.RunCountOffered(ctx, db.RunCountOfferedParams{AgentID: s.AgentID, Now: now})
@@ -354,7 +354,7 @@ func (p *poolLoop) offer(ctx context.Context, s *Session) (more bool, err error)
 		if err != nil {
 			return false, err
 		}
-		order := WorkOrder(r, spec, expire)
+		order := WorkOrder(r, spec, poolType, expire)
 		if !s.push(&ferryv1.SubscribeResponse{Message: &ferryv1.SubscribeResponse_WorkOrder{WorkOrder: order}}) {
 			// The offer expires by itself and the run is offered again.
 			h.log.WarnContext(ctx, "agent stream full or closed; offer left to expire",
@@ -365,13 +365,17 @@ func (p *poolLoop) offer(ctx context.Context, s *Session) (more bool, err error)
 }
 
 // WorkOrder builds the order for an offered run.
-func WorkOrder(r db.Run, spec *ferryv1.DeploymentSpec, expire time.Time) *ferryv1.WorkOrder {
+func WorkOrder(r db.Run, spec *ferryv1.DeploymentSpec, poolType string, expire time.Time) *ferryv1.WorkOrder {
 	job := &ferryv1.JobSpec{
-		Command:    spec.GetCommand(),
-		Env:        spec.GetEnv(),
-		WorkingDir: spec.GetWorkingDir(),
-		Parameters: string(r.Parameters),
-		Image:      spec.GetImage(),
+		DeploymentVersion: r.DeploymentVersion,
+		Command:           spec.GetCommand(),
+		Env:               spec.GetEnv(),
+		WorkingDir:        spec.GetWorkingDir(),
+		Parameters:        string(r.Parameters),
+		Image:             spec.GetImage(),
+		Container:         spec.GetContainer(),
+		Secrets:           spec.GetSecrets(),
+		PoolType:          poolType,
 	}
 	if r.TimeoutMs > 0 {
 		job.Timeout = durationMs(r.TimeoutMs)

@@ -423,9 +423,14 @@ type JobSpec struct {
 	Env               map[string]string      `protobuf:"bytes,4,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	WorkingDir        string                 `protobuf:"bytes,5,opt,name=working_dir,json=workingDir,proto3" json:"working_dir,omitempty"`
 	// parameters is the run's parameters as a JSON object.
-	Parameters    string               `protobuf:"bytes,6,opt,name=parameters,proto3" json:"parameters,omitempty"`
-	Timeout       *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	Image         string               `protobuf:"bytes,8,opt,name=image,proto3" json:"image,omitempty"`
+	Parameters string               `protobuf:"bytes,6,opt,name=parameters,proto3" json:"parameters,omitempty"`
+	Timeout    *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	Image      string               `protobuf:"bytes,8,opt,name=image,proto3" json:"image,omitempty"`
+	Container  *ContainerSpec       `protobuf:"bytes,9,opt,name=container,proto3" json:"container,omitempty"`
+	// secrets maps environment variable names to secret references the agent resolves.
+	Secrets map[string]string `protobuf:"bytes,10,rep,name=secrets,proto3" json:"secrets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// pool_type is the launcher to use: process, docker or ecs.
+	PoolType      string `protobuf:"bytes,11,opt,name=pool_type,json=poolType,proto3" json:"pool_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -516,7 +521,127 @@ func (x *JobSpec) GetImage() string {
 	return ""
 }
 
-// WorkOrder offers a run to the agent; the agent must claim it before the offer expires.
+func (x *JobSpec) GetContainer() *ContainerSpec {
+	if x != nil {
+		return x.Container
+	}
+	return nil
+}
+
+func (x *JobSpec) GetSecrets() map[string]string {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *JobSpec) GetPoolType() string {
+	if x != nil {
+		return x.PoolType
+	}
+	return ""
+}
+
+// SignedOrder is the content of a work order covered by the control plane's
+// signature. The agent acts only on a SignedOrder whose signature it verified.
+type SignedOrder struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	RunId      string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Attempt    int32                  `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	LeaseToken int64                  `protobuf:"varint,3,opt,name=lease_token,json=leaseToken,proto3" json:"lease_token,omitempty"`
+	// expire_time ends the order's validity; the agent refuses it afterwards.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	Job        *JobSpec               `protobuf:"bytes,5,opt,name=job,proto3" json:"job,omitempty"`
+	// agent_id is the agent the order was issued to.
+	AgentId       string                 `protobuf:"bytes,6,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	IssueTime     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=issue_time,json=issueTime,proto3" json:"issue_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedOrder) Reset() {
+	*x = SignedOrder{}
+	mi := &file_ferry_v1_agent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedOrder) ProtoMessage() {}
+
+func (x *SignedOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_agent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedOrder.ProtoReflect.Descriptor instead.
+func (*SignedOrder) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SignedOrder) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *SignedOrder) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *SignedOrder) GetLeaseToken() int64 {
+	if x != nil {
+		return x.LeaseToken
+	}
+	return 0
+}
+
+func (x *SignedOrder) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *SignedOrder) GetJob() *JobSpec {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *SignedOrder) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *SignedOrder) GetIssueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssueTime
+	}
+	return nil
+}
+
+// WorkOrder offers a run to the agent; the agent must claim it before the
+// offer expires. run_id, attempt, lease_token, offer_expire_time and job are
+// repeated in clear for logs and tools; an agent acts only on signed_order,
+// after verifying signature with the public key named by key_id.
 type WorkOrder struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	RunId           string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -524,13 +649,19 @@ type WorkOrder struct {
 	LeaseToken      int64                  `protobuf:"varint,3,opt,name=lease_token,json=leaseToken,proto3" json:"lease_token,omitempty"`
 	OfferExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=offer_expire_time,json=offerExpireTime,proto3" json:"offer_expire_time,omitempty"`
 	Job             *JobSpec               `protobuf:"bytes,5,opt,name=job,proto3" json:"job,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// signed_order is a serialized SignedOrder.
+	SignedOrder []byte `protobuf:"bytes,6,opt,name=signed_order,json=signedOrder,proto3" json:"signed_order,omitempty"`
+	// signature is the Ed25519 signature of signed_order.
+	Signature []byte `protobuf:"bytes,7,opt,name=signature,proto3" json:"signature,omitempty"`
+	// key_id names the control plane's signing key.
+	KeyId         string `protobuf:"bytes,8,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkOrder) Reset() {
 	*x = WorkOrder{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[5]
+	mi := &file_ferry_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +673,7 @@ func (x *WorkOrder) String() string {
 func (*WorkOrder) ProtoMessage() {}
 
 func (x *WorkOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[5]
+	mi := &file_ferry_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +686,7 @@ func (x *WorkOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkOrder.ProtoReflect.Descriptor instead.
 func (*WorkOrder) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WorkOrder) GetRunId() string {
@@ -593,6 +724,27 @@ func (x *WorkOrder) GetJob() *JobSpec {
 	return nil
 }
 
+func (x *WorkOrder) GetSignedOrder() []byte {
+	if x != nil {
+		return x.SignedOrder
+	}
+	return nil
+}
+
+func (x *WorkOrder) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *WorkOrder) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
 // CancelRequest asks the agent to stop a run.
 type CancelRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -606,7 +758,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[6]
+	mi := &file_ferry_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -618,7 +770,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[6]
+	mi := &file_ferry_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -631,7 +783,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CancelRequest) GetRunId() string {
@@ -674,7 +826,7 @@ type RunLease struct {
 
 func (x *RunLease) Reset() {
 	*x = RunLease{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[7]
+	mi := &file_ferry_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +838,7 @@ func (x *RunLease) String() string {
 func (*RunLease) ProtoMessage() {}
 
 func (x *RunLease) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[7]
+	mi := &file_ferry_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +851,7 @@ func (x *RunLease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunLease.ProtoReflect.Descriptor instead.
 func (*RunLease) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RunLease) GetRunId() string {
@@ -733,7 +885,7 @@ type ClaimRunsRequest struct {
 
 func (x *ClaimRunsRequest) Reset() {
 	*x = ClaimRunsRequest{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[8]
+	mi := &file_ferry_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +897,7 @@ func (x *ClaimRunsRequest) String() string {
 func (*ClaimRunsRequest) ProtoMessage() {}
 
 func (x *ClaimRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[8]
+	mi := &file_ferry_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +910,7 @@ func (x *ClaimRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimRunsRequest.ProtoReflect.Descriptor instead.
 func (*ClaimRunsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ClaimRunsRequest) GetSessionId() string {
@@ -789,7 +941,7 @@ type ClaimResult struct {
 
 func (x *ClaimResult) Reset() {
 	*x = ClaimResult{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[9]
+	mi := &file_ferry_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +953,7 @@ func (x *ClaimResult) String() string {
 func (*ClaimResult) ProtoMessage() {}
 
 func (x *ClaimResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[9]
+	mi := &file_ferry_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +966,7 @@ func (x *ClaimResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimResult.ProtoReflect.Descriptor instead.
 func (*ClaimResult) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ClaimResult) GetRunId() string {
@@ -854,7 +1006,7 @@ type ClaimRunsResponse struct {
 
 func (x *ClaimRunsResponse) Reset() {
 	*x = ClaimRunsResponse{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[10]
+	mi := &file_ferry_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1018,7 @@ func (x *ClaimRunsResponse) String() string {
 func (*ClaimRunsResponse) ProtoMessage() {}
 
 func (x *ClaimRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[10]
+	mi := &file_ferry_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1031,7 @@ func (x *ClaimRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimRunsResponse.ProtoReflect.Descriptor instead.
 func (*ClaimRunsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ClaimRunsResponse) GetResults() []*ClaimResult {
@@ -903,7 +1055,7 @@ type StateReport struct {
 
 func (x *StateReport) Reset() {
 	*x = StateReport{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[11]
+	mi := &file_ferry_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1067,7 @@ func (x *StateReport) String() string {
 func (*StateReport) ProtoMessage() {}
 
 func (x *StateReport) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[11]
+	mi := &file_ferry_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1080,7 @@ func (x *StateReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateReport.ProtoReflect.Descriptor instead.
 func (*StateReport) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StateReport) GetLease() *RunLease {
@@ -976,7 +1128,7 @@ type ReportStatesRequest struct {
 
 func (x *ReportStatesRequest) Reset() {
 	*x = ReportStatesRequest{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[12]
+	mi := &file_ferry_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1140,7 @@ func (x *ReportStatesRequest) String() string {
 func (*ReportStatesRequest) ProtoMessage() {}
 
 func (x *ReportStatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[12]
+	mi := &file_ferry_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1153,7 @@ func (x *ReportStatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportStatesRequest.ProtoReflect.Descriptor instead.
 func (*ReportStatesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReportStatesRequest) GetSessionId() string {
@@ -1034,7 +1186,7 @@ type ReportResult struct {
 
 func (x *ReportResult) Reset() {
 	*x = ReportResult{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[13]
+	mi := &file_ferry_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1198,7 @@ func (x *ReportResult) String() string {
 func (*ReportResult) ProtoMessage() {}
 
 func (x *ReportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[13]
+	mi := &file_ferry_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1211,7 @@ func (x *ReportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResult.ProtoReflect.Descriptor instead.
 func (*ReportResult) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportResult) GetRunId() string {
@@ -1106,7 +1258,7 @@ type ReportStatesResponse struct {
 
 func (x *ReportStatesResponse) Reset() {
 	*x = ReportStatesResponse{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[14]
+	mi := &file_ferry_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1270,7 @@ func (x *ReportStatesResponse) String() string {
 func (*ReportStatesResponse) ProtoMessage() {}
 
 func (x *ReportStatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[14]
+	mi := &file_ferry_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1283,7 @@ func (x *ReportStatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportStatesResponse.ProtoReflect.Descriptor instead.
 func (*ReportStatesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReportStatesResponse) GetResults() []*ReportResult {
@@ -1153,7 +1305,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[15]
+	mi := &file_ferry_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1317,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[15]
+	mi := &file_ferry_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1330,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HeartbeatRequest) GetSessionId() string {
@@ -1217,7 +1369,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[16]
+	mi := &file_ferry_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1381,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[16]
+	mi := &file_ferry_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1394,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HeartbeatResponse) GetResubscribe() bool {
@@ -1287,7 +1439,7 @@ type AgentLogLine struct {
 
 func (x *AgentLogLine) Reset() {
 	*x = AgentLogLine{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[17]
+	mi := &file_ferry_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1451,7 @@ func (x *AgentLogLine) String() string {
 func (*AgentLogLine) ProtoMessage() {}
 
 func (x *AgentLogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[17]
+	mi := &file_ferry_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1464,7 @@ func (x *AgentLogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLogLine.ProtoReflect.Descriptor instead.
 func (*AgentLogLine) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AgentLogLine) GetSeq() int64 {
@@ -1361,7 +1513,7 @@ type LogBatch struct {
 
 func (x *LogBatch) Reset() {
 	*x = LogBatch{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[18]
+	mi := &file_ferry_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1525,7 @@ func (x *LogBatch) String() string {
 func (*LogBatch) ProtoMessage() {}
 
 func (x *LogBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[18]
+	mi := &file_ferry_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1538,7 @@ func (x *LogBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogBatch.ProtoReflect.Descriptor instead.
 func (*LogBatch) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LogBatch) GetLease() *RunLease {
@@ -1413,7 +1565,7 @@ type SendLogsRequest struct {
 
 func (x *SendLogsRequest) Reset() {
 	*x = SendLogsRequest{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[19]
+	mi := &file_ferry_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1577,7 @@ func (x *SendLogsRequest) String() string {
 func (*SendLogsRequest) ProtoMessage() {}
 
 func (x *SendLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[19]
+	mi := &file_ferry_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1590,7 @@ func (x *SendLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendLogsRequest.ProtoReflect.Descriptor instead.
 func (*SendLogsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SendLogsRequest) GetSessionId() string {
@@ -1465,7 +1617,7 @@ type SendLogsResponse struct {
 
 func (x *SendLogsResponse) Reset() {
 	*x = SendLogsResponse{}
-	mi := &file_ferry_v1_agent_proto_msgTypes[20]
+	mi := &file_ferry_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1629,7 @@ func (x *SendLogsResponse) String() string {
 func (*SendLogsResponse) ProtoMessage() {}
 
 func (x *SendLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_agent_proto_msgTypes[20]
+	mi := &file_ferry_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1642,7 @@ func (x *SendLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendLogsResponse.ProtoReflect.Descriptor instead.
 func (*SendLogsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SendLogsResponse) GetRejected() []*RunLease {
@@ -1504,7 +1656,7 @@ var File_ferry_v1_agent_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_agent_proto_rawDesc = "" +
 	"\n" +
-	"\x14ferry/v1/agent.proto\x12\bferry.v1\x1a\x16ferry/v1/options.proto\x1a\x12ferry/v1/run.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x01\n" +
+	"\x14ferry/v1/agent.proto\x12\bferry.v1\x1a\x19ferry/v1/deployment.proto\x1a\x16ferry/v1/options.proto\x1a\x12ferry/v1/run.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x01\n" +
 	"\x10SubscribeRequest\x12\x1c\n" +
 	"\x04name\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04name\x12 \n" +
 	"\aversion\x18\x02 \x01(\tB\x06\xaa\xbb\x18\x02\x10@R\aversion\x12%\n" +
@@ -1527,7 +1679,7 @@ const file_ferry_v1_agent_proto_rawDesc = "" +
 	"\x0elease_duration\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12H\n" +
 	"\x12keepalive_interval\x18\a \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\";\n" +
 	"\tKeepalive\x12.\n" +
-	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe4\x02\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xae\x04\n" +
 	"\aJobSpec\x12\x1e\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\tR\n" +
@@ -1541,17 +1693,38 @@ const file_ferry_v1_agent_proto_rawDesc = "" +
 	"parameters\x18\x06 \x01(\tR\n" +
 	"parameters\x123\n" +
 	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x14\n" +
-	"\x05image\x18\b \x01(\tR\x05image\x1a6\n" +
+	"\x05image\x18\b \x01(\tR\x05image\x125\n" +
+	"\tcontainer\x18\t \x01(\v2\x17.ferry.v1.ContainerSpecR\tcontainer\x128\n" +
+	"\asecrets\x18\n" +
+	" \x03(\v2\x1e.ferry.v1.JobSpec.SecretsEntryR\asecrets\x12\x1b\n" +
+	"\tpool_type\x18\v \x01(\tR\bpoolType\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xca\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
+	"\fSecretsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x97\x02\n" +
+	"\vSignedOrder\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
+	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1f\n" +
+	"\vlease_token\x18\x03 \x01(\x03R\n" +
+	"leaseToken\x12;\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12#\n" +
+	"\x03job\x18\x05 \x01(\v2\x11.ferry.v1.JobSpecR\x03job\x12\x19\n" +
+	"\bagent_id\x18\x06 \x01(\tR\aagentId\x129\n" +
+	"\n" +
+	"issue_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tissueTime\"\xa2\x02\n" +
 	"\tWorkOrder\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1f\n" +
 	"\vlease_token\x18\x03 \x01(\x03R\n" +
 	"leaseToken\x12F\n" +
 	"\x11offer_expire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0fofferExpireTime\x12#\n" +
-	"\x03job\x18\x05 \x01(\v2\x11.ferry.v1.JobSpecR\x03job\"y\n" +
+	"\x03job\x18\x05 \x01(\v2\x11.ferry.v1.JobSpecR\x03job\x12!\n" +
+	"\fsigned_order\x18\x06 \x01(\fR\vsignedOrder\x12\x1c\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\x12\x15\n" +
+	"\x06key_id\x18\b \x01(\tR\x05keyId\"y\n" +
 	"\rCancelRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1f\n" +
@@ -1649,7 +1822,7 @@ func file_ferry_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_ferry_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_ferry_v1_agent_proto_goTypes = []any{
 	(ReportKind)(0),               // 0: ferry.v1.ReportKind
 	(*SubscribeRequest)(nil),      // 1: ferry.v1.SubscribeRequest
@@ -1657,72 +1830,80 @@ var file_ferry_v1_agent_proto_goTypes = []any{
 	(*Welcome)(nil),               // 3: ferry.v1.Welcome
 	(*Keepalive)(nil),             // 4: ferry.v1.Keepalive
 	(*JobSpec)(nil),               // 5: ferry.v1.JobSpec
-	(*WorkOrder)(nil),             // 6: ferry.v1.WorkOrder
-	(*CancelRequest)(nil),         // 7: ferry.v1.CancelRequest
-	(*RunLease)(nil),              // 8: ferry.v1.RunLease
-	(*ClaimRunsRequest)(nil),      // 9: ferry.v1.ClaimRunsRequest
-	(*ClaimResult)(nil),           // 10: ferry.v1.ClaimResult
-	(*ClaimRunsResponse)(nil),     // 11: ferry.v1.ClaimRunsResponse
-	(*StateReport)(nil),           // 12: ferry.v1.StateReport
-	(*ReportStatesRequest)(nil),   // 13: ferry.v1.ReportStatesRequest
-	(*ReportResult)(nil),          // 14: ferry.v1.ReportResult
-	(*ReportStatesResponse)(nil),  // 15: ferry.v1.ReportStatesResponse
-	(*HeartbeatRequest)(nil),      // 16: ferry.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),     // 17: ferry.v1.HeartbeatResponse
-	(*AgentLogLine)(nil),          // 18: ferry.v1.AgentLogLine
-	(*LogBatch)(nil),              // 19: ferry.v1.LogBatch
-	(*SendLogsRequest)(nil),       // 20: ferry.v1.SendLogsRequest
-	(*SendLogsResponse)(nil),      // 21: ferry.v1.SendLogsResponse
-	nil,                           // 22: ferry.v1.JobSpec.EnvEntry
-	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(LogStream)(0),                // 25: ferry.v1.LogStream
+	(*SignedOrder)(nil),           // 6: ferry.v1.SignedOrder
+	(*WorkOrder)(nil),             // 7: ferry.v1.WorkOrder
+	(*CancelRequest)(nil),         // 8: ferry.v1.CancelRequest
+	(*RunLease)(nil),              // 9: ferry.v1.RunLease
+	(*ClaimRunsRequest)(nil),      // 10: ferry.v1.ClaimRunsRequest
+	(*ClaimResult)(nil),           // 11: ferry.v1.ClaimResult
+	(*ClaimRunsResponse)(nil),     // 12: ferry.v1.ClaimRunsResponse
+	(*StateReport)(nil),           // 13: ferry.v1.StateReport
+	(*ReportStatesRequest)(nil),   // 14: ferry.v1.ReportStatesRequest
+	(*ReportResult)(nil),          // 15: ferry.v1.ReportResult
+	(*ReportStatesResponse)(nil),  // 16: ferry.v1.ReportStatesResponse
+	(*HeartbeatRequest)(nil),      // 17: ferry.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),     // 18: ferry.v1.HeartbeatResponse
+	(*AgentLogLine)(nil),          // 19: ferry.v1.AgentLogLine
+	(*LogBatch)(nil),              // 20: ferry.v1.LogBatch
+	(*SendLogsRequest)(nil),       // 21: ferry.v1.SendLogsRequest
+	(*SendLogsResponse)(nil),      // 22: ferry.v1.SendLogsResponse
+	nil,                           // 23: ferry.v1.JobSpec.EnvEntry
+	nil,                           // 24: ferry.v1.JobSpec.SecretsEntry
+	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*ContainerSpec)(nil),         // 27: ferry.v1.ContainerSpec
+	(LogStream)(0),                // 28: ferry.v1.LogStream
 }
 var file_ferry_v1_agent_proto_depIdxs = []int32{
 	3,  // 0: ferry.v1.SubscribeResponse.welcome:type_name -> ferry.v1.Welcome
 	4,  // 1: ferry.v1.SubscribeResponse.keepalive:type_name -> ferry.v1.Keepalive
-	6,  // 2: ferry.v1.SubscribeResponse.work_order:type_name -> ferry.v1.WorkOrder
-	7,  // 3: ferry.v1.SubscribeResponse.cancel_request:type_name -> ferry.v1.CancelRequest
-	23, // 4: ferry.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	23, // 5: ferry.v1.Welcome.lease_duration:type_name -> google.protobuf.Duration
-	23, // 6: ferry.v1.Welcome.keepalive_interval:type_name -> google.protobuf.Duration
-	24, // 7: ferry.v1.Keepalive.time:type_name -> google.protobuf.Timestamp
-	22, // 8: ferry.v1.JobSpec.env:type_name -> ferry.v1.JobSpec.EnvEntry
-	23, // 9: ferry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
-	24, // 10: ferry.v1.WorkOrder.offer_expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 11: ferry.v1.WorkOrder.job:type_name -> ferry.v1.JobSpec
-	8,  // 12: ferry.v1.ClaimRunsRequest.claims:type_name -> ferry.v1.RunLease
-	24, // 13: ferry.v1.ClaimResult.lease_expire_time:type_name -> google.protobuf.Timestamp
-	10, // 14: ferry.v1.ClaimRunsResponse.results:type_name -> ferry.v1.ClaimResult
-	8,  // 15: ferry.v1.StateReport.lease:type_name -> ferry.v1.RunLease
-	0,  // 16: ferry.v1.StateReport.kind:type_name -> ferry.v1.ReportKind
-	12, // 17: ferry.v1.ReportStatesRequest.reports:type_name -> ferry.v1.StateReport
-	14, // 18: ferry.v1.ReportStatesResponse.results:type_name -> ferry.v1.ReportResult
-	8,  // 19: ferry.v1.HeartbeatRequest.live:type_name -> ferry.v1.RunLease
-	8,  // 20: ferry.v1.HeartbeatResponse.lost:type_name -> ferry.v1.RunLease
-	7,  // 21: ferry.v1.HeartbeatResponse.cancel:type_name -> ferry.v1.CancelRequest
-	24, // 22: ferry.v1.HeartbeatResponse.lease_expire_time:type_name -> google.protobuf.Timestamp
-	25, // 23: ferry.v1.AgentLogLine.stream:type_name -> ferry.v1.LogStream
-	24, // 24: ferry.v1.AgentLogLine.time:type_name -> google.protobuf.Timestamp
-	8,  // 25: ferry.v1.LogBatch.lease:type_name -> ferry.v1.RunLease
-	18, // 26: ferry.v1.LogBatch.lines:type_name -> ferry.v1.AgentLogLine
-	19, // 27: ferry.v1.SendLogsRequest.batches:type_name -> ferry.v1.LogBatch
-	8,  // 28: ferry.v1.SendLogsResponse.rejected:type_name -> ferry.v1.RunLease
-	1,  // 29: ferry.v1.AgentService.Subscribe:input_type -> ferry.v1.SubscribeRequest
-	9,  // 30: ferry.v1.AgentService.ClaimRuns:input_type -> ferry.v1.ClaimRunsRequest
-	13, // 31: ferry.v1.AgentService.ReportStates:input_type -> ferry.v1.ReportStatesRequest
-	16, // 32: ferry.v1.AgentService.Heartbeat:input_type -> ferry.v1.HeartbeatRequest
-	20, // 33: ferry.v1.AgentService.SendLogs:input_type -> ferry.v1.SendLogsRequest
-	2,  // 34: ferry.v1.AgentService.Subscribe:output_type -> ferry.v1.SubscribeResponse
-	11, // 35: ferry.v1.AgentService.ClaimRuns:output_type -> ferry.v1.ClaimRunsResponse
-	15, // 36: ferry.v1.AgentService.ReportStates:output_type -> ferry.v1.ReportStatesResponse
-	17, // 37: ferry.v1.AgentService.Heartbeat:output_type -> ferry.v1.HeartbeatResponse
-	21, // 38: ferry.v1.AgentService.SendLogs:output_type -> ferry.v1.SendLogsResponse
-	34, // [34:39] is the sub-list for method output_type
-	29, // [29:34] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	7,  // 2: ferry.v1.SubscribeResponse.work_order:type_name -> ferry.v1.WorkOrder
+	8,  // 3: ferry.v1.SubscribeResponse.cancel_request:type_name -> ferry.v1.CancelRequest
+	25, // 4: ferry.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	25, // 5: ferry.v1.Welcome.lease_duration:type_name -> google.protobuf.Duration
+	25, // 6: ferry.v1.Welcome.keepalive_interval:type_name -> google.protobuf.Duration
+	26, // 7: ferry.v1.Keepalive.time:type_name -> google.protobuf.Timestamp
+	23, // 8: ferry.v1.JobSpec.env:type_name -> ferry.v1.JobSpec.EnvEntry
+	25, // 9: ferry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
+	27, // 10: ferry.v1.JobSpec.container:type_name -> ferry.v1.ContainerSpec
+	24, // 11: ferry.v1.JobSpec.secrets:type_name -> ferry.v1.JobSpec.SecretsEntry
+	26, // 12: ferry.v1.SignedOrder.expire_time:type_name -> google.protobuf.Timestamp
+	5,  // 13: ferry.v1.SignedOrder.job:type_name -> ferry.v1.JobSpec
+	26, // 14: ferry.v1.SignedOrder.issue_time:type_name -> google.protobuf.Timestamp
+	26, // 15: ferry.v1.WorkOrder.offer_expire_time:type_name -> google.protobuf.Timestamp
+	5,  // 16: ferry.v1.WorkOrder.job:type_name -> ferry.v1.JobSpec
+	9,  // 17: ferry.v1.ClaimRunsRequest.claims:type_name -> ferry.v1.RunLease
+	26, // 18: ferry.v1.ClaimResult.lease_expire_time:type_name -> google.protobuf.Timestamp
+	11, // 19: ferry.v1.ClaimRunsResponse.results:type_name -> ferry.v1.ClaimResult
+	9,  // 20: ferry.v1.StateReport.lease:type_name -> ferry.v1.RunLease
+	0,  // 21: ferry.v1.StateReport.kind:type_name -> ferry.v1.ReportKind
+	13, // 22: ferry.v1.ReportStatesRequest.reports:type_name -> ferry.v1.StateReport
+	15, // 23: ferry.v1.ReportStatesResponse.results:type_name -> ferry.v1.ReportResult
+	9,  // 24: ferry.v1.HeartbeatRequest.live:type_name -> ferry.v1.RunLease
+	9,  // 25: ferry.v1.HeartbeatResponse.lost:type_name -> ferry.v1.RunLease
+	8,  // 26: ferry.v1.HeartbeatResponse.cancel:type_name -> ferry.v1.CancelRequest
+	26, // 27: ferry.v1.HeartbeatResponse.lease_expire_time:type_name -> google.protobuf.Timestamp
+	28, // 28: ferry.v1.AgentLogLine.stream:type_name -> ferry.v1.LogStream
+	26, // 29: ferry.v1.AgentLogLine.time:type_name -> google.protobuf.Timestamp
+	9,  // 30: ferry.v1.LogBatch.lease:type_name -> ferry.v1.RunLease
+	19, // 31: ferry.v1.LogBatch.lines:type_name -> ferry.v1.AgentLogLine
+	20, // 32: ferry.v1.SendLogsRequest.batches:type_name -> ferry.v1.LogBatch
+	9,  // 33: ferry.v1.SendLogsResponse.rejected:type_name -> ferry.v1.RunLease
+	1,  // 34: ferry.v1.AgentService.Subscribe:input_type -> ferry.v1.SubscribeRequest
+	10, // 35: ferry.v1.AgentService.ClaimRuns:input_type -> ferry.v1.ClaimRunsRequest
+	14, // 36: ferry.v1.AgentService.ReportStates:input_type -> ferry.v1.ReportStatesRequest
+	17, // 37: ferry.v1.AgentService.Heartbeat:input_type -> ferry.v1.HeartbeatRequest
+	21, // 38: ferry.v1.AgentService.SendLogs:input_type -> ferry.v1.SendLogsRequest
+	2,  // 39: ferry.v1.AgentService.Subscribe:output_type -> ferry.v1.SubscribeResponse
+	12, // 40: ferry.v1.AgentService.ClaimRuns:output_type -> ferry.v1.ClaimRunsResponse
+	16, // 41: ferry.v1.AgentService.ReportStates:output_type -> ferry.v1.ReportStatesResponse
+	18, // 42: ferry.v1.AgentService.Heartbeat:output_type -> ferry.v1.HeartbeatResponse
+	22, // 43: ferry.v1.AgentService.SendLogs:output_type -> ferry.v1.SendLogsResponse
+	39, // [39:44] is the sub-list for method output_type
+	34, // [34:39] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_agent_proto_init() }
@@ -1730,6 +1911,7 @@ func file_ferry_v1_agent_proto_init() {
 	if File_ferry_v1_agent_proto != nil {
 		return
 	}
+	file_ferry_v1_deployment_proto_init()
 	file_ferry_v1_options_proto_init()
 	file_ferry_v1_run_proto_init()
 	file_ferry_v1_agent_proto_msgTypes[1].OneofWrappers = []any{
@@ -1738,14 +1920,14 @@ func file_ferry_v1_agent_proto_init() {
 		(*SubscribeResponse_WorkOrder)(nil),
 		(*SubscribeResponse_CancelRequest)(nil),
 	}
-	file_ferry_v1_agent_proto_msgTypes[11].OneofWrappers = []any{}
+	file_ferry_v1_agent_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_agent_proto_rawDesc), len(file_ferry_v1_agent_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -76,6 +76,60 @@ func (RetryCondition) EnumDescriptor() ([]byte, []int) {
 	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{0}
 }
 
+// PullPolicy says when the agent pulls a run's image.
+type PullPolicy int32
+
+const (
+	// PULL_POLICY_UNSPECIFIED behaves as PULL_POLICY_IF_NOT_PRESENT.
+	PullPolicy_PULL_POLICY_UNSPECIFIED    PullPolicy = 0
+	PullPolicy_PULL_POLICY_ALWAYS         PullPolicy = 1
+	PullPolicy_PULL_POLICY_IF_NOT_PRESENT PullPolicy = 2
+	PullPolicy_PULL_POLICY_NEVER          PullPolicy = 3
+)
+
+// Enum value maps for PullPolicy.
+var (
+	PullPolicy_name = map[int32]string{
+		0: "PULL_POLICY_UNSPECIFIED",
+		1: "PULL_POLICY_ALWAYS",
+		2: "PULL_POLICY_IF_NOT_PRESENT",
+		3: "PULL_POLICY_NEVER",
+	}
+	PullPolicy_value = map[string]int32{
+		"PULL_POLICY_UNSPECIFIED":    0,
+		"PULL_POLICY_ALWAYS":         1,
+		"PULL_POLICY_IF_NOT_PRESENT": 2,
+		"PULL_POLICY_NEVER":          3,
+	}
+)
+
+func (x PullPolicy) Enum() *PullPolicy {
+	p := new(PullPolicy)
+	*p = x
+	return p
+}
+
+func (x PullPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PullPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_ferry_v1_deployment_proto_enumTypes[1].Descriptor()
+}
+
+func (PullPolicy) Type() protoreflect.EnumType {
+	return &file_ferry_v1_deployment_proto_enumTypes[1]
+}
+
+func (x PullPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PullPolicy.Descriptor instead.
+func (PullPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{1}
+}
+
 // RetryPolicy says how often and when a run is tried again.
 type RetryPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -162,7 +216,14 @@ type DeploymentSpec struct {
 	// priority orders runs within a queue: higher first.
 	Priority int32 `protobuf:"varint,12,opt,name=priority,proto3" json:"priority,omitempty"`
 	// image is the container image for docker and ecs pools.
-	Image         string `protobuf:"bytes,13,opt,name=image,proto3" json:"image,omitempty"`
+	Image string `protobuf:"bytes,13,opt,name=image,proto3" json:"image,omitempty"`
+	// container holds the container settings of docker and ecs pools.
+	Container *ContainerSpec `protobuf:"bytes,14,opt,name=container,proto3" json:"container,omitempty"`
+	// secrets maps environment variable names to secret references
+	// (env://NAME, file:///path, aws-sm://secret-id#json-key,
+	// aws-ssm:///parameter/name) that the agent resolves at launch. The
+	// control plane stores and checks the references, never the values.
+	Secrets       map[string]string `protobuf:"bytes,15,rep,name=secrets,proto3" json:"secrets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -288,6 +349,205 @@ func (x *DeploymentSpec) GetImage() string {
 	return ""
 }
 
+func (x *DeploymentSpec) GetContainer() *ContainerSpec {
+	if x != nil {
+		return x.Container
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetSecrets() map[string]string {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+// Mount binds a path of the agent's host into a run's container.
+type Mount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Source        string                 `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	ReadOnly      bool                   `protobuf:"varint,3,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Mount) Reset() {
+	*x = Mount{}
+	mi := &file_ferry_v1_deployment_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mount) ProtoMessage() {}
+
+func (x *Mount) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_deployment_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mount.ProtoReflect.Descriptor instead.
+func (*Mount) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Mount) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Mount) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *Mount) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+// ContainerSpec describes how a run's container is created.
+type ContainerSpec struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	PullPolicy PullPolicy             `protobuf:"varint,1,opt,name=pull_policy,json=pullPolicy,proto3,enum=ferry.v1.PullPolicy" json:"pull_policy,omitempty"`
+	// user runs the command as this user (name or uid[:gid]).
+	User string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	// milli_cpus caps CPU in thousandths of a core; 0 means no cap.
+	MilliCpus int32 `protobuf:"varint,3,opt,name=milli_cpus,json=milliCpus,proto3" json:"milli_cpus,omitempty"`
+	// memory_bytes caps memory; 0 means no cap.
+	MemoryBytes int64 `protobuf:"varint,4,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	// network names the Docker network; empty means the engine's default.
+	Network string   `protobuf:"bytes,5,opt,name=network,proto3" json:"network,omitempty"`
+	Mounts  []*Mount `protobuf:"bytes,6,rep,name=mounts,proto3" json:"mounts,omitempty"`
+	// privileged asks for a privileged container; agent policy denies it by default.
+	Privileged bool              `protobuf:"varint,7,opt,name=privileged,proto3" json:"privileged,omitempty"`
+	Labels     map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// stop_grace is the time between SIGTERM and SIGKILL on cancel or timeout; default 10s.
+	StopGrace *durationpb.Duration `protobuf:"bytes,9,opt,name=stop_grace,json=stopGrace,proto3" json:"stop_grace,omitempty"`
+	// keep_container leaves the container after the run, for debugging.
+	KeepContainer bool `protobuf:"varint,10,opt,name=keep_container,json=keepContainer,proto3" json:"keep_container,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContainerSpec) Reset() {
+	*x = ContainerSpec{}
+	mi := &file_ferry_v1_deployment_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContainerSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContainerSpec) ProtoMessage() {}
+
+func (x *ContainerSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_deployment_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContainerSpec.ProtoReflect.Descriptor instead.
+func (*ContainerSpec) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ContainerSpec) GetPullPolicy() PullPolicy {
+	if x != nil {
+		return x.PullPolicy
+	}
+	return PullPolicy_PULL_POLICY_UNSPECIFIED
+}
+
+func (x *ContainerSpec) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ContainerSpec) GetMilliCpus() int32 {
+	if x != nil {
+		return x.MilliCpus
+	}
+	return 0
+}
+
+func (x *ContainerSpec) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *ContainerSpec) GetNetwork() string {
+	if x != nil {
+		return x.Network
+	}
+	return ""
+}
+
+func (x *ContainerSpec) GetMounts() []*Mount {
+	if x != nil {
+		return x.Mounts
+	}
+	return nil
+}
+
+func (x *ContainerSpec) GetPrivileged() bool {
+	if x != nil {
+		return x.Privileged
+	}
+	return false
+}
+
+func (x *ContainerSpec) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *ContainerSpec) GetStopGrace() *durationpb.Duration {
+	if x != nil {
+		return x.StopGrace
+	}
+	return nil
+}
+
+func (x *ContainerSpec) GetKeepContainer() bool {
+	if x != nil {
+		return x.KeepContainer
+	}
+	return false
+}
+
 // Deployment is a named, versioned description of work.
 type Deployment struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -303,7 +563,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[2]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +575,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[2]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +588,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{2}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Deployment) GetId() string {
@@ -387,7 +647,7 @@ type DeploymentVersion struct {
 
 func (x *DeploymentVersion) Reset() {
 	*x = DeploymentVersion{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[3]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +659,7 @@ func (x *DeploymentVersion) String() string {
 func (*DeploymentVersion) ProtoMessage() {}
 
 func (x *DeploymentVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[3]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +672,7 @@ func (x *DeploymentVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentVersion.ProtoReflect.Descriptor instead.
 func (*DeploymentVersion) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{3}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DeploymentVersion) GetVersion() int32 {
@@ -460,7 +720,7 @@ type ApplyDeploymentRequest struct {
 
 func (x *ApplyDeploymentRequest) Reset() {
 	*x = ApplyDeploymentRequest{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[4]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +732,7 @@ func (x *ApplyDeploymentRequest) String() string {
 func (*ApplyDeploymentRequest) ProtoMessage() {}
 
 func (x *ApplyDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[4]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +745,7 @@ func (x *ApplyDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*ApplyDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{4}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ApplyDeploymentRequest) GetName() string {
@@ -513,7 +773,7 @@ type ApplyDeploymentResponse struct {
 
 func (x *ApplyDeploymentResponse) Reset() {
 	*x = ApplyDeploymentResponse{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[5]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +785,7 @@ func (x *ApplyDeploymentResponse) String() string {
 func (*ApplyDeploymentResponse) ProtoMessage() {}
 
 func (x *ApplyDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[5]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +798,7 @@ func (x *ApplyDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*ApplyDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ApplyDeploymentResponse) GetDeployment() *Deployment {
@@ -564,7 +824,7 @@ type GetDeploymentRequest struct {
 
 func (x *GetDeploymentRequest) Reset() {
 	*x = GetDeploymentRequest{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[6]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +836,7 @@ func (x *GetDeploymentRequest) String() string {
 func (*GetDeploymentRequest) ProtoMessage() {}
 
 func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[6]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +849,7 @@ func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetDeploymentRequest) GetName() string {
@@ -608,7 +868,7 @@ type GetDeploymentResponse struct {
 
 func (x *GetDeploymentResponse) Reset() {
 	*x = GetDeploymentResponse{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[7]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +880,7 @@ func (x *GetDeploymentResponse) String() string {
 func (*GetDeploymentResponse) ProtoMessage() {}
 
 func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[7]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +893,7 @@ func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetDeploymentResponse) GetDeployment() *Deployment {
@@ -655,7 +915,7 @@ type ListDeploymentsRequest struct {
 
 func (x *ListDeploymentsRequest) Reset() {
 	*x = ListDeploymentsRequest{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[8]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +927,7 @@ func (x *ListDeploymentsRequest) String() string {
 func (*ListDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[8]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +940,7 @@ func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListDeploymentsRequest) GetPageSize() int32 {
@@ -714,7 +974,7 @@ type ListDeploymentsResponse struct {
 
 func (x *ListDeploymentsResponse) Reset() {
 	*x = ListDeploymentsResponse{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[9]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +986,7 @@ func (x *ListDeploymentsResponse) String() string {
 func (*ListDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[9]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +999,7 @@ func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
@@ -765,7 +1025,7 @@ type DeleteDeploymentRequest struct {
 
 func (x *DeleteDeploymentRequest) Reset() {
 	*x = DeleteDeploymentRequest{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[10]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +1037,7 @@ func (x *DeleteDeploymentRequest) String() string {
 func (*DeleteDeploymentRequest) ProtoMessage() {}
 
 func (x *DeleteDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[10]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +1050,7 @@ func (x *DeleteDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteDeploymentRequest) GetName() string {
@@ -808,7 +1068,7 @@ type DeleteDeploymentResponse struct {
 
 func (x *DeleteDeploymentResponse) Reset() {
 	*x = DeleteDeploymentResponse{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[11]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +1080,7 @@ func (x *DeleteDeploymentResponse) String() string {
 func (*DeleteDeploymentResponse) ProtoMessage() {}
 
 func (x *DeleteDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[11]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +1093,7 @@ func (x *DeleteDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{13}
 }
 
 type ListDeploymentVersionsRequest struct {
@@ -845,7 +1105,7 @@ type ListDeploymentVersionsRequest struct {
 
 func (x *ListDeploymentVersionsRequest) Reset() {
 	*x = ListDeploymentVersionsRequest{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[12]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1117,7 @@ func (x *ListDeploymentVersionsRequest) String() string {
 func (*ListDeploymentVersionsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[12]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1130,7 @@ func (x *ListDeploymentVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListDeploymentVersionsRequest) GetName() string {
@@ -889,7 +1149,7 @@ type ListDeploymentVersionsResponse struct {
 
 func (x *ListDeploymentVersionsResponse) Reset() {
 	*x = ListDeploymentVersionsResponse{}
-	mi := &file_ferry_v1_deployment_proto_msgTypes[13]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1161,7 @@ func (x *ListDeploymentVersionsResponse) String() string {
 func (*ListDeploymentVersionsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_deployment_proto_msgTypes[13]
+	mi := &file_ferry_v1_deployment_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1174,7 @@ func (x *ListDeploymentVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListDeploymentVersionsResponse) GetVersions() []*DeploymentVersion {
@@ -932,7 +1192,7 @@ const file_ferry_v1_deployment_proto_rawDesc = "" +
 	"\vRetryPolicy\x12\"\n" +
 	"\aretries\x18\x01 \x01(\x05B\b\xaa\xbb\x18\x04(\x000dR\aretries\x12/\n" +
 	"\x05delay\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x120\n" +
-	"\x02on\x18\x03 \x03(\x0e2\x18.ferry.v1.RetryConditionB\x06\xaa\xbb\x18\x02 \x03R\x02on\"\x87\x05\n" +
+	"\x02on\x18\x03 \x03(\x0e2\x18.ferry.v1.RetryConditionB\x06\xaa\xbb\x18\x02 \x03R\x02on\"\xc8\x06\n" +
 	"\x0eDeploymentSpec\x12\x1c\n" +
 	"\x04pool\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04pool\x12\x1c\n" +
 	"\x05queue\x18\x02 \x01(\tB\x06\xaa\xbb\x18\x02\x18\x01R\x05queue\x12)\n" +
@@ -950,8 +1210,38 @@ const file_ferry_v1_deployment_proto_rawDesc = "" +
 	" \x01(\v2\x15.ferry.v1.RetryPolicyR\x05retry\x12\x1c\n" +
 	"\x04tags\x18\v \x03(\tB\b\xaa\xbb\x18\x04  @\x05R\x04tags\x12.\n" +
 	"\bpriority\x18\f \x01(\x05B\x12\xaa\xbb\x18\x0e(\x98\xf8\xff\xff\xff\xff\xff\xff\xff\x010\xe8\aR\bpriority\x12\x1d\n" +
-	"\x05image\x18\r \x01(\tB\a\xaa\xbb\x18\x03\x10\x80\x04R\x05image\x1a6\n" +
+	"\x05image\x18\r \x01(\tB\a\xaa\xbb\x18\x03\x10\x80\x04R\x05image\x125\n" +
+	"\tcontainer\x18\x0e \x01(\v2\x17.ferry.v1.ContainerSpecR\tcontainer\x12L\n" +
+	"\asecrets\x18\x0f \x03(\v2%.ferry.v1.DeploymentSpec.SecretsEntryB\v\xaa\xbb\x18\a @8\x80\b@\x06R\asecrets\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
+	"\fSecretsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
+	"\x05Mount\x12!\n" +
+	"\x06source\x18\x01 \x01(\tB\t\xaa\xbb\x18\x05\b\x01\x10\x80\bR\x06source\x12!\n" +
+	"\x06target\x18\x02 \x01(\tB\t\xaa\xbb\x18\x05\b\x01\x10\x80\bR\x06target\x12\x1b\n" +
+	"\tread_only\x18\x03 \x01(\bR\breadOnly\"\x97\x04\n" +
+	"\rContainerSpec\x125\n" +
+	"\vpull_policy\x18\x01 \x01(\x0e2\x14.ferry.v1.PullPolicyR\n" +
+	"pullPolicy\x12\x1a\n" +
+	"\x04user\x18\x02 \x01(\tB\x06\xaa\xbb\x18\x02\x10@R\x04user\x12)\n" +
+	"\n" +
+	"milli_cpus\x18\x03 \x01(\x05B\n" +
+	"\xaa\xbb\x18\x06(\x000\x80\xd0\x0fR\tmilliCpus\x120\n" +
+	"\fmemory_bytes\x18\x04 \x01(\x03B\r\xaa\xbb\x18\t(\x000\x80\x80\x80\x80\x80 R\vmemoryBytes\x12!\n" +
+	"\anetwork\x18\x05 \x01(\tB\a\xaa\xbb\x18\x03\x10\x80\x01R\anetwork\x12/\n" +
+	"\x06mounts\x18\x06 \x03(\v2\x0f.ferry.v1.MountB\x06\xaa\xbb\x18\x02  R\x06mounts\x12\x1e\n" +
+	"\n" +
+	"privileged\x18\a \x01(\bR\n" +
+	"privileged\x12F\n" +
+	"\x06labels\x18\b \x03(\v2#.ferry.v1.ContainerSpec.LabelsEntryB\t\xaa\xbb\x18\x05  8\x80\x02R\x06labels\x128\n" +
+	"\n" +
+	"stop_grace\x18\t \x01(\v2\x19.google.protobuf.DurationR\tstopGrace\x12%\n" +
+	"\x0ekeep_container\x18\n" +
+	" \x01(\bR\rkeepContainer\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf2\x01\n" +
 	"\n" +
@@ -1005,7 +1295,13 @@ const file_ferry_v1_deployment_proto_rawDesc = "" +
 	"\x1bRETRY_CONDITION_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RETRY_CONDITION_FAILED\x10\x01\x12\x1b\n" +
 	"\x17RETRY_CONDITION_CRASHED\x10\x02\x12\x1d\n" +
-	"\x19RETRY_CONDITION_TIMED_OUT\x10\x032\xec\x03\n" +
+	"\x19RETRY_CONDITION_TIMED_OUT\x10\x03*x\n" +
+	"\n" +
+	"PullPolicy\x12\x1b\n" +
+	"\x17PULL_POLICY_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12PULL_POLICY_ALWAYS\x10\x01\x12\x1e\n" +
+	"\x1aPULL_POLICY_IF_NOT_PRESENT\x10\x02\x12\x15\n" +
+	"\x11PULL_POLICY_NEVER\x10\x032\xec\x03\n" +
 	"\x11DeploymentService\x12V\n" +
 	"\x0fApplyDeployment\x12 .ferry.v1.ApplyDeploymentRequest\x1a!.ferry.v1.ApplyDeploymentResponse\x12U\n" +
 	"\rGetDeployment\x12\x1e.ferry.v1.GetDeploymentRequest\x1a\x1f.ferry.v1.GetDeploymentResponse\"\x03\x90\x02\x01\x12[\n" +
@@ -1025,59 +1321,70 @@ func file_ferry_v1_deployment_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_deployment_proto_rawDescData
 }
 
-var file_ferry_v1_deployment_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_deployment_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_ferry_v1_deployment_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_ferry_v1_deployment_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_ferry_v1_deployment_proto_goTypes = []any{
 	(RetryCondition)(0),                    // 0: ferry.v1.RetryCondition
-	(*RetryPolicy)(nil),                    // 1: ferry.v1.RetryPolicy
-	(*DeploymentSpec)(nil),                 // 2: ferry.v1.DeploymentSpec
-	(*Deployment)(nil),                     // 3: ferry.v1.Deployment
-	(*DeploymentVersion)(nil),              // 4: ferry.v1.DeploymentVersion
-	(*ApplyDeploymentRequest)(nil),         // 5: ferry.v1.ApplyDeploymentRequest
-	(*ApplyDeploymentResponse)(nil),        // 6: ferry.v1.ApplyDeploymentResponse
-	(*GetDeploymentRequest)(nil),           // 7: ferry.v1.GetDeploymentRequest
-	(*GetDeploymentResponse)(nil),          // 8: ferry.v1.GetDeploymentResponse
-	(*ListDeploymentsRequest)(nil),         // 9: ferry.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),        // 10: ferry.v1.ListDeploymentsResponse
-	(*DeleteDeploymentRequest)(nil),        // 11: ferry.v1.DeleteDeploymentRequest
-	(*DeleteDeploymentResponse)(nil),       // 12: ferry.v1.DeleteDeploymentResponse
-	(*ListDeploymentVersionsRequest)(nil),  // 13: ferry.v1.ListDeploymentVersionsRequest
-	(*ListDeploymentVersionsResponse)(nil), // 14: ferry.v1.ListDeploymentVersionsResponse
-	nil,                                    // 15: ferry.v1.DeploymentSpec.EnvEntry
-	(*durationpb.Duration)(nil),            // 16: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),          // 17: google.protobuf.Timestamp
+	(PullPolicy)(0),                        // 1: ferry.v1.PullPolicy
+	(*RetryPolicy)(nil),                    // 2: ferry.v1.RetryPolicy
+	(*DeploymentSpec)(nil),                 // 3: ferry.v1.DeploymentSpec
+	(*Mount)(nil),                          // 4: ferry.v1.Mount
+	(*ContainerSpec)(nil),                  // 5: ferry.v1.ContainerSpec
+	(*Deployment)(nil),                     // 6: ferry.v1.Deployment
+	(*DeploymentVersion)(nil),              // 7: ferry.v1.DeploymentVersion
+	(*ApplyDeploymentRequest)(nil),         // 8: ferry.v1.ApplyDeploymentRequest
+	(*ApplyDeploymentResponse)(nil),        // 9: ferry.v1.ApplyDeploymentResponse
+	(*GetDeploymentRequest)(nil),           // 10: ferry.v1.GetDeploymentRequest
+	(*GetDeploymentResponse)(nil),          // 11: ferry.v1.GetDeploymentResponse
+	(*ListDeploymentsRequest)(nil),         // 12: ferry.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),        // 13: ferry.v1.ListDeploymentsResponse
+	(*DeleteDeploymentRequest)(nil),        // 14: ferry.v1.DeleteDeploymentRequest
+	(*DeleteDeploymentResponse)(nil),       // 15: ferry.v1.DeleteDeploymentResponse
+	(*ListDeploymentVersionsRequest)(nil),  // 16: ferry.v1.ListDeploymentVersionsRequest
+	(*ListDeploymentVersionsResponse)(nil), // 17: ferry.v1.ListDeploymentVersionsResponse
+	nil,                                    // 18: ferry.v1.DeploymentSpec.EnvEntry
+	nil,                                    // 19: ferry.v1.DeploymentSpec.SecretsEntry
+	nil,                                    // 20: ferry.v1.ContainerSpec.LabelsEntry
+	(*durationpb.Duration)(nil),            // 21: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),          // 22: google.protobuf.Timestamp
 }
 var file_ferry_v1_deployment_proto_depIdxs = []int32{
-	16, // 0: ferry.v1.RetryPolicy.delay:type_name -> google.protobuf.Duration
+	21, // 0: ferry.v1.RetryPolicy.delay:type_name -> google.protobuf.Duration
 	0,  // 1: ferry.v1.RetryPolicy.on:type_name -> ferry.v1.RetryCondition
-	15, // 2: ferry.v1.DeploymentSpec.env:type_name -> ferry.v1.DeploymentSpec.EnvEntry
-	16, // 3: ferry.v1.DeploymentSpec.timeout:type_name -> google.protobuf.Duration
-	1,  // 4: ferry.v1.DeploymentSpec.retry:type_name -> ferry.v1.RetryPolicy
-	2,  // 5: ferry.v1.Deployment.spec:type_name -> ferry.v1.DeploymentSpec
-	17, // 6: ferry.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
-	17, // 7: ferry.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 8: ferry.v1.DeploymentVersion.spec:type_name -> ferry.v1.DeploymentSpec
-	17, // 9: ferry.v1.DeploymentVersion.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 10: ferry.v1.ApplyDeploymentRequest.spec:type_name -> ferry.v1.DeploymentSpec
-	3,  // 11: ferry.v1.ApplyDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	3,  // 12: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	3,  // 13: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
-	4,  // 14: ferry.v1.ListDeploymentVersionsResponse.versions:type_name -> ferry.v1.DeploymentVersion
-	5,  // 15: ferry.v1.DeploymentService.ApplyDeployment:input_type -> ferry.v1.ApplyDeploymentRequest
-	7,  // 16: ferry.v1.DeploymentService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
-	9,  // 17: ferry.v1.DeploymentService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
-	11, // 18: ferry.v1.DeploymentService.DeleteDeployment:input_type -> ferry.v1.DeleteDeploymentRequest
-	13, // 19: ferry.v1.DeploymentService.ListDeploymentVersions:input_type -> ferry.v1.ListDeploymentVersionsRequest
-	6,  // 20: ferry.v1.DeploymentService.ApplyDeployment:output_type -> ferry.v1.ApplyDeploymentResponse
-	8,  // 21: ferry.v1.DeploymentService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
-	10, // 22: ferry.v1.DeploymentService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
-	12, // 23: ferry.v1.DeploymentService.DeleteDeployment:output_type -> ferry.v1.DeleteDeploymentResponse
-	14, // 24: ferry.v1.DeploymentService.ListDeploymentVersions:output_type -> ferry.v1.ListDeploymentVersionsResponse
-	20, // [20:25] is the sub-list for method output_type
-	15, // [15:20] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	18, // 2: ferry.v1.DeploymentSpec.env:type_name -> ferry.v1.DeploymentSpec.EnvEntry
+	21, // 3: ferry.v1.DeploymentSpec.timeout:type_name -> google.protobuf.Duration
+	2,  // 4: ferry.v1.DeploymentSpec.retry:type_name -> ferry.v1.RetryPolicy
+	5,  // 5: ferry.v1.DeploymentSpec.container:type_name -> ferry.v1.ContainerSpec
+	19, // 6: ferry.v1.DeploymentSpec.secrets:type_name -> ferry.v1.DeploymentSpec.SecretsEntry
+	1,  // 7: ferry.v1.ContainerSpec.pull_policy:type_name -> ferry.v1.PullPolicy
+	4,  // 8: ferry.v1.ContainerSpec.mounts:type_name -> ferry.v1.Mount
+	20, // 9: ferry.v1.ContainerSpec.labels:type_name -> ferry.v1.ContainerSpec.LabelsEntry
+	21, // 10: ferry.v1.ContainerSpec.stop_grace:type_name -> google.protobuf.Duration
+	3,  // 11: ferry.v1.Deployment.spec:type_name -> ferry.v1.DeploymentSpec
+	22, // 12: ferry.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
+	22, // 13: ferry.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 14: ferry.v1.DeploymentVersion.spec:type_name -> ferry.v1.DeploymentSpec
+	22, // 15: ferry.v1.DeploymentVersion.create_time:type_name -> google.protobuf.Timestamp
+	3,  // 16: ferry.v1.ApplyDeploymentRequest.spec:type_name -> ferry.v1.DeploymentSpec
+	6,  // 17: ferry.v1.ApplyDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	6,  // 18: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	6,  // 19: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
+	7,  // 20: ferry.v1.ListDeploymentVersionsResponse.versions:type_name -> ferry.v1.DeploymentVersion
+	8,  // 21: ferry.v1.DeploymentService.ApplyDeployment:input_type -> ferry.v1.ApplyDeploymentRequest
+	10, // 22: ferry.v1.DeploymentService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
+	12, // 23: ferry.v1.DeploymentService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
+	14, // 24: ferry.v1.DeploymentService.DeleteDeployment:input_type -> ferry.v1.DeleteDeploymentRequest
+	16, // 25: ferry.v1.DeploymentService.ListDeploymentVersions:input_type -> ferry.v1.ListDeploymentVersionsRequest
+	9,  // 26: ferry.v1.DeploymentService.ApplyDeployment:output_type -> ferry.v1.ApplyDeploymentResponse
+	11, // 27: ferry.v1.DeploymentService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
+	13, // 28: ferry.v1.DeploymentService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
+	15, // 29: ferry.v1.DeploymentService.DeleteDeployment:output_type -> ferry.v1.DeleteDeploymentResponse
+	17, // 30: ferry.v1.DeploymentService.ListDeploymentVersions:output_type -> ferry.v1.ListDeploymentVersionsResponse
+	26, // [26:31] is the sub-list for method output_type
+	21, // [21:26] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_deployment_proto_init() }
@@ -1091,8 +1398,8 @@ func file_ferry_v1_deployment_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_deployment_proto_rawDesc), len(file_ferry_v1_deployment_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   15,
+			NumEnums:      2,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
