@@ -28,7 +28,7 @@ LIMIT 1;
 -- name: RunStateChangeLastEnded :one
 -- RunStateChangeLastEnded finds how the newest leased attempt of a run ended,
 -- so a repeated report about it is recognised.
-SELECT lease_token, to_state, to_name FROM run_state_changes
+SELECT lease_token, to_state, to_name, attempt, actor FROM run_state_changes
 WHERE run_id = @run_id AND lease_token <> 0
   AND to_state IN ('COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED')
 ORDER BY id DESC

@@ -133,6 +133,55 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 }
 
+// TestIdempotencyKeyConcurrent starts the same keyed run from many clients
+// at once: exactly one run is created and every caller gets it.
+func TestIdempotencyKeyConcurrent(t *testing.T) {
+	t.Parallel()
+	const callers = 16
+	p := startPlane(t)
+	p.setupDeployment(t, "hello")
+	type answer struct {
+		id      string
+		created bool
+		err     error
+	}
+	answers := make(chan answer, callers)
+	start := make(chan struct{})
+	for range callers {
+		go func() {
+			<-start
+			resp, err := p.runs.CreateRun(callCtx(t), connect.NewRequest(&ferryv1.CreateRunRequest{
+				Run: &ferryv1.RunTemplate{Deployment: "hello", IdempotencyKey: "once"},
+			}))
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			answers <- answer{id: resp.Msg.GetRun().GetId(), created: resp.Msg.GetCreated()}
+		}()
+	}
+	close(start)
+	ids := make(map[string]bool)
+	created := 0
+	for range callers {
+		a := <-answers
+		if a.err != nil {
+			t.Errorf("create run: %v", a.err)
+			continue
+		}
+		ids[a.id] = true
+		if a.created {
+			created++
+		}
+	}
+	if len(ids) != 1 || created != 1 {
+		t.Errorf("%d distinct runs and %d created answers, want 1 and 1", len(ids), created)
+	}
+	if n := p.runCount(t); n != 1 {
+		t.Errorf("%d runs stored, want 1", n)
+	}
+}
+
 func TestWatchRunUntilFinal(t *testing.T) {
 	t.Parallel()
 	p := startPlane(t)

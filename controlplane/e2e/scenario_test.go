@@ -262,7 +262,7 @@ deployments:
 
 func TestBinaryControlPlaneRestart(t *testing.T) {
 	t.Parallel()
-	const lines = 60
+	const lines = 80
 	rp := startRealPlane(t, steadyLease)
 	rp.apply(t, poolYAML+`
 deployments:
@@ -273,19 +273,23 @@ deployments:
 	agent := rp.startAgent(t, "local", "agent-1", 1)
 	id := runID(t, rp.mustCLI(t, "run", "start", "ticker", "-p", fmt.Sprintf("n=%d", lines)))
 	runUUID := uuid.MustParse(id)
-	eventually(t, "the first lines are stored", func() error {
-		stored, err := rp.q.LogLinesListAll(context.Background(), runUUID)
-		if err != nil {
-			return err
-		}
-		if len(stored) < 5 {
-			return fmt.Errorf("%d lines stored", len(stored))
-		}
-		return nil
-	})
 
-	rp.server.kill(t)
-	rp.start(t)
+	// Kill the control plane three times while the run prints, each time
+	// once more of its lines are stored, and start it again.
+	for _, stored := range []int{5, 20, 35} {
+		eventually(t, fmt.Sprintf("%d lines are stored", stored), func() error {
+			got, err := rp.q.LogLinesListAll(context.Background(), runUUID)
+			if err != nil {
+				return err
+			}
+			if len(got) < stored {
+				return fmt.Errorf("%d lines stored", len(got))
+			}
+			return nil
+		})
+		rp.server.kill(t)
+		rp.start(t)
+	}
 
 	waitRun(t, rp.api(t), id, completed)
 	if err := invariant.CheckLogs(callCtx(t), rp.q, runUUID, 1, numbered(lines)); err != nil {

@@ -181,22 +181,6 @@ func (a *scriptedAgent) sendLogs(t *testing.T, l *ferryv1.RunLease, first int64,
 // exit returns a pointer to code, for reports.
 func exit(code int32) *int32 { return &code }
 
-// noOrderFor fails the test if an order for run id is already queued on
-// the agent's stream; it does not wait.
-func (a *scriptedAgent) noOrderFor(t *testing.T, id string) {
-	t.Helper()
-	for {
-		select {
-		case o := <-a.orders:
-			if o.GetRunId() == id {
-				t.Fatalf("unexpected work order for run %s (attempt %d)", id, o.GetAttempt())
-			}
-		default:
-			return
-		}
-	}
-}
-
 // orderFor waits for an order for run id, skipping orders of other runs.
 func (a *scriptedAgent) orderFor(t *testing.T, id string) *ferryv1.WorkOrder {
 	t.Helper()

@@ -157,6 +157,15 @@ func poolFilter(poolID uuid.UUID) func(db.Run) bool {
 	return func(r db.Run) bool { return r.PoolID == poolID }
 }
 
+// leaseFilter admits the runs of a pool that are leased to the agent or to
+// no agent at all (a report repeated after the run ended); a run leased to
+// another agent of the pool counts as not found.
+func leaseFilter(poolID, agentID uuid.UUID) func(db.Run) bool {
+	return func(r db.Run) bool {
+		return r.PoolID == poolID && (!r.AgentID.Valid || r.AgentID.UUID == agentID)
+	}
+}
+
 // ClaimRuns moves offered runs to PENDING under a lease.
 func (s *AgentServer) ClaimRuns(ctx context.Context, req *connect.Request[ferryv1.ClaimRunsRequest]) (*connect.Response[ferryv1.ClaimRunsResponse], error) {
 	p, err := principal(ctx)
@@ -220,7 +229,8 @@ func (s *AgentServer) ReportStates(ctx context.Context, req *connect.Request[fer
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.session(ctx, p, req.Msg.GetSessionId()); err != nil {
+	agent, err := s.session(ctx, p, req.Msg.GetSessionId())
+	if err != nil {
 		return nil, err
 	}
 	reqs := make([]transition.Request, 0, len(req.Msg.GetReports()))
@@ -239,7 +249,7 @@ func (s *AgentServer) ReportStates(ctx context.Context, req *connect.Request[fer
 	var outcomes []transition.Outcome
 	err = s.Store.Tx(ctx, func(q db.Querier) error {
 		var err error
-		outcomes, err = s.Applier.Apply(ctx, q, now, reqs, poolFilter(p.PoolID))
+		outcomes, err = s.Applier.Apply(ctx, q, now, reqs, leaseFilter(p.PoolID, agent.ID))
 		return err
 	})
 	if err != nil {
@@ -382,14 +392,20 @@ func (s *AgentServer) SendLogs(ctx context.Context, req *connect.Request[ferryv1
 	)
 	for i, b := range batches {
 		r, ok := byID[ids[i]]
+		lease := b.GetLease()
 		allowed := ok && r.PoolID == p.PoolID
-		if allowed && !(r.LeaseToken == b.GetLease().GetLeaseToken() && r.AgentID.Valid && r.AgentID.UUID == agent.ID) {
-			// A batch resent after its attempt ended: accept it only for the
-			// lease the attempt ended under.
-			last, err := s.Store.Q.RunStateChangeLastEnded(ctx, r.ID)
-			allowed = err == nil && last.LeaseToken == b.GetLease().GetLeaseToken()
+		if allowed {
+			live := r.LeaseToken == lease.GetLeaseToken() && r.AgentID.Valid && r.AgentID.UUID == agent.ID
+			allowed = live && lease.GetAttempt() == r.Attempt
+			if !live {
+				// A batch resent after its attempt ended: accept it only for
+				// the attempt, lease and agent it ended under.
+				last, err := s.Store.Q.RunStateChangeLastEnded(ctx, r.ID)
+				allowed = err == nil && last.LeaseToken == lease.GetLeaseToken() &&
+					last.Attempt == lease.GetAttempt() && last.Actor == run.AgentActor(agent.ID.String())
+			}
 		}
-		if !allowed || b.GetLease().GetAttempt() > r.Attempt {
+		if !allowed {
 			resp.Rejected = append(resp.Rejected, b.GetLease())
 			continue
 		}

@@ -128,6 +128,15 @@ type RunStateChange struct {
 	Time        time.Time
 }
 
+type SigningKey struct {
+	ID               string
+	PublicKey        []byte
+	PrivateKeySealed []byte
+	CreateTime       time.Time
+	ActivateTime     time.Time
+	RetireTime       *time.Time
+}
+
 type WorkPool struct {
 	ID               uuid.UUID
 	WorkspaceID      uuid.UUID

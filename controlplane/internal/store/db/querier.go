@@ -84,6 +84,19 @@ type Querier interface {
 	// RunStateChangeListAll returns every history entry; used by the invariant checker.
 	RunStateChangeListAll(ctx context.Context) ([]RunStateChange, error)
 	RunUpdate(ctx context.Context, arg []RunUpdateParams) *RunUpdateBatchResults
+	SigningKeyInsert(ctx context.Context, arg SigningKeyInsertParams) (SigningKey, error)
+	// SigningKeyList returns every key, retired ones included, in activation
+	// order (signing_keys_activate_idx).
+	SigningKeyList(ctx context.Context) ([]SigningKey, error)
+	// SigningKeyListUsable returns the keys not retired, in activation order.
+	SigningKeyListUsable(ctx context.Context) ([]SigningKey, error)
+	// SigningKeyLock serializes every change to the set of signing keys (the
+	// first key created at start, rotation, retirement) until the transaction
+	// ends, so that two replicas starting at once create a single key. The key is
+	// the bytes of "ferrysig".
+	SigningKeyLock(ctx context.Context) error
+	// SigningKeyRetire keeps the first retirement time of a key retired twice.
+	SigningKeyRetire(ctx context.Context, arg SigningKeyRetireParams) (SigningKey, error)
 	WorkPoolDelete(ctx context.Context, arg WorkPoolDeleteParams) (int64, error)
 	WorkPoolDeploymentCount(ctx context.Context, poolID uuid.UUID) (int64, error)
 	WorkPoolGet(ctx context.Context, id uuid.UUID) (WorkPool, error)

@@ -77,7 +77,7 @@ func (q *Queries) RunStateChangeInsertCreated(ctx context.Context, arg RunStateC
 }
 
 const runStateChangeLastEnded = `-- name: RunStateChangeLastEnded :one
-SELECT lease_token, to_state, to_name FROM run_state_changes
+SELECT lease_token, to_state, to_name, attempt, actor FROM run_state_changes
 WHERE run_id = $1 AND lease_token <> 0
   AND to_state IN ('COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED')
 ORDER BY id DESC
@@ -88,6 +88,8 @@ type RunStateChangeLastEndedRow struct {
 	LeaseToken int64
 	ToState    string
 	ToName     string
+	Attempt    int32
+	Actor      string
 }
 
 // RunStateChangeLastEnded finds how the newest leased attempt of a run ended,
@@ -95,7 +97,13 @@ type RunStateChangeLastEndedRow struct {
 func (q *Queries) RunStateChangeLastEnded(ctx context.Context, runID uuid.UUID) (RunStateChangeLastEndedRow, error) {
 	row := q.db.QueryRow(ctx, runStateChangeLastEnded, runID)
 	var i RunStateChangeLastEndedRow
-	err := row.Scan(&i.LeaseToken, &i.ToState, &i.ToName)
+	err := row.Scan(
+		&i.LeaseToken,
+		&i.ToState,
+		&i.ToName,
+		&i.Attempt,
+		&i.Actor,
+	)
 	return i, err
 }
 
