@@ -10,6 +10,10 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_CONNECT_VERSION := v1.21.1
 BUF_VERSION                := v1.75.0
 SQLC_VERSION               := v1.31.1
+OPA_VERSION                := v1.22.4
+
+# Rego coverage below this percentage fails `make policy-test`.
+POLICY_COVERAGE_FLOOR := 90
 
 .PHONY: help
 help: ## list the targets
@@ -23,9 +27,11 @@ $(TOOLS)/buf:
 	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 $(TOOLS)/sqlc:
 	GOBIN=$(TOOLS) $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+$(TOOLS)/opa:
+	GOBIN=$(TOOLS) $(GO) install github.com/open-policy-agent/opa@$(OPA_VERSION)
 
 .PHONY: tools
-tools: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-connect-go $(TOOLS)/buf $(TOOLS)/sqlc ## install the pinned code generators
+tools: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-connect-go $(TOOLS)/buf $(TOOLS)/sqlc $(TOOLS)/opa ## install the pinned code generators and opa
 
 .PHONY: generate
 generate: tools ## regenerate protobuf, Connect and sqlc code
@@ -45,8 +51,13 @@ lint: tools ## gofmt, go vet and buf lint
 	buf lint
 
 .PHONY: test
-test: tools lint build ## run every test (needs PostgreSQL binaries; see .ci/run)
+test: tools lint build policy-test ## run every test (needs PostgreSQL binaries; see .ci/run)
 	$(GO) test -race -timeout 20m ./...
+
+.PHONY: policy-test
+policy-test: $(TOOLS)/opa ## run the Rego unit tests and enforce the coverage floor
+	opa test policy/ -v
+	opa test policy/ --coverage --threshold $(POLICY_COVERAGE_FLOOR) >/dev/null
 
 .PHONY: demo
 demo: build ## start a control plane and an agent, and run the example pipeline
