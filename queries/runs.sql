@@ -80,24 +80,6 @@ RETURNING runs.*;
 -- name: RunNextLeaseToken :one
 SELECT nextval('run_lease_tokens')::bigint;
 
--- name: RunUpdate :batchexec
-UPDATE runs
-SET state = @state,
-    state_name = @state_name,
-    state_message = @state_message,
-    attempt = @attempt,
-    max_attempts = @max_attempts,
-    agent_id = sqlc.narg(agent_id),
-    lease_token = @lease_token,
-    lease_expire_time = sqlc.narg(lease_expire_time),
-    expected_start_time = @expected_start_time,
-    start_time = sqlc.narg(start_time),
-    end_time = sqlc.narg(end_time),
-    exit_code = sqlc.narg(exit_code),
-    infrastructure_id = @infrastructure_id,
-    update_time = @now
-WHERE id = @id;
-
 -- name: RunExpiredLeases :many
 -- RunExpiredLeases lists runs whose offer or lease ended before now.
 SELECT id, state, lease_token FROM runs
@@ -137,3 +119,39 @@ UPDATE runs
 SET agent_id = NULL, lease_token = 0, lease_expire_time = NULL, update_time = @now::timestamptz
 WHERE agent_id = @agent_id::uuid AND state = 'SCHEDULED'
 RETURNING id, pool_id;
+
+-- name: RunUpdateMany :exec
+-- RunUpdateMany writes many runs in one statement. Arrays cannot hold the
+-- Go zero values as NULL, so NULL travels as a sentinel: the zero UUID, the
+-- zero time (0001-01-01) and has_exit_code = false.
+UPDATE runs
+SET state = u.state,
+    state_name = u.state_name,
+    state_message = u.state_message,
+    attempt = u.attempt,
+    max_attempts = u.max_attempts,
+    agent_id = nullif(u.agent_id, '00000000-0000-0000-0000-000000000000'::uuid),
+    lease_token = u.lease_token,
+    lease_expire_time = nullif(u.lease_expire_time, '0001-01-01 00:00:00+00'::timestamptz),
+    expected_start_time = u.expected_start_time,
+    start_time = nullif(u.start_time, '0001-01-01 00:00:00+00'::timestamptz),
+    end_time = nullif(u.end_time, '0001-01-01 00:00:00+00'::timestamptz),
+    exit_code = CASE WHEN u.has_exit_code THEN u.exit_code END,
+    infrastructure_id = u.infrastructure_id,
+    update_time = @now
+FROM (SELECT unnest(@ids::uuid[]) AS id,
+             unnest(@states::text[]) AS state,
+             unnest(@state_names::text[]) AS state_name,
+             unnest(@state_messages::text[]) AS state_message,
+             unnest(@attempts::integer[]) AS attempt,
+             unnest(@max_attempts::integer[]) AS max_attempts,
+             unnest(@agent_ids::uuid[]) AS agent_id,
+             unnest(@lease_tokens::bigint[]) AS lease_token,
+             unnest(@lease_expire_times::timestamptz[]) AS lease_expire_time,
+             unnest(@expected_start_times::timestamptz[]) AS expected_start_time,
+             unnest(@start_times::timestamptz[]) AS start_time,
+             unnest(@end_times::timestamptz[]) AS end_time,
+             unnest(@has_exit_codes::boolean[]) AS has_exit_code,
+             unnest(@exit_codes::integer[]) AS exit_code,
+             unnest(@infrastructure_ids::text[]) AS infrastructure_id) AS u
+WHERE runs.id = u.id;

@@ -13,11 +13,11 @@ RETURNING *;
 -- name: SigningKeyList :many
 -- SigningKeyList returns every key, retired ones included, in activation
 -- order (signing_keys_activate_idx).
-SELECT * FROM signing_keys ORDER BY activate_time, id;
+SELECT * FROM signing_keys ORDER BY activate_time, seq;
 
 -- name: SigningKeyListUsable :many
 -- SigningKeyListUsable returns the keys not retired, in activation order.
-SELECT * FROM signing_keys WHERE retire_time IS NULL ORDER BY activate_time, id;
+SELECT * FROM signing_keys WHERE retire_time IS NULL ORDER BY activate_time, seq;
 
 -- name: SigningKeyRetire :one
 -- SigningKeyRetire keeps the first retirement time of a key retired twice.

@@ -19,6 +19,7 @@ func createPhase(ctx context.Context, e *env) error {
 		return err
 	}
 	var next atomic.Int64
+	cpu := e.startCPU()
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	for range e.cfg.createWorkers {
@@ -36,6 +37,7 @@ func createPhase(ctx context.Context, e *env) error {
 	}
 	elapsed := time.Since(start)
 	total := batches * e.cfg.createBatch
+	cpu.note("bulk creation", total, "runs")
 	e.note("bulk creation: %d runs in CreateRuns batches of %d from %d concurrent callers, %.2fs",
 		total, e.cfg.createBatch, e.cfg.createWorkers, elapsed.Seconds())
 	e.figure("bulk_create_runs_per_s", perSecond(total, elapsed))

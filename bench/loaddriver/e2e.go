@@ -79,6 +79,7 @@ func e2ePhase(ctx context.Context, e *env) error {
 		}()
 	}
 
+	cpu := e.startCPU()
 	start := time.Now()
 	for created := 0; created < total; {
 		n := min(e.cfg.e2eBatch, total-created)
@@ -100,6 +101,7 @@ func e2ePhase(ctx context.Context, e *env) error {
 		return fmt.Errorf("%d of %d runs completed: %w", completed.Load(), total, context.Cause(pctx))
 	}
 	elapsed := time.Since(start)
+	cpu.note("e2e throughput", total, "runs")
 
 	if err := checkNoneLeft(ctx, e, pool); err != nil {
 		return err

@@ -45,6 +45,7 @@ func logsPhase(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	cpu := e.startCPU()
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	for i, l := range leases {
@@ -54,6 +55,8 @@ func logsPhase(ctx context.Context, e *env) error {
 		return err
 	}
 	elapsed := time.Since(start)
+	lines := runs * perRun * linesPerBatch
+	cpu.note("log ingestion", lines, "lines")
 
 	results, err := ag.Report(ctx, simagent.Reports(leases, ferryv1.ReportKind_REPORT_KIND_COMPLETED))
 	if err != nil {
@@ -65,7 +68,6 @@ func logsPhase(ctx context.Context, e *env) error {
 		}
 	}
 	live.Remove(leases)
-	lines := runs * perRun * linesPerBatch
 	e.note("log ingestion: %d lines of about %d bytes, %d runs in parallel, %d lines per SendLogs call, %.2fs",
 		lines, len(logText(0, 0)), runs, linesPerBatch, elapsed.Seconds())
 	e.figure("log_ingest_lines_per_s", perSecond(lines, elapsed))

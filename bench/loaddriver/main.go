@@ -112,6 +112,38 @@ func (e *env) note(format string, args ...any) {
 	fmt.Fprintf(e.out, "# "+format+"\n", args...)
 }
 
+// cpuMeter measures the CPU time the server and its PostgreSQL use
+// between [env.startCPU] and [cpuMeter.note].
+type cpuMeter struct {
+	e              *env
+	server, postgr time.Duration
+	err            error
+}
+
+// startCPU starts measuring the CPU time of the server and its PostgreSQL.
+func (e *env) startCPU() *cpuMeter {
+	m := &cpuMeter{e: e}
+	m.server, m.postgr, m.err = e.srv.CPUTime()
+	return m
+}
+
+// note prints the CPU time used since startCPU, per 1,000 of what the
+// phase counts (runs, lines), which depends less on the machine's other
+// load than a rate does.
+func (m *cpuMeter) note(phase string, n int, unit string) {
+	s, p, err := m.e.srv.CPUTime()
+	if err == nil {
+		err = m.err
+	}
+	if err != nil {
+		m.e.note("%s: CPU time unavailable: %v", phase, err)
+		return
+	}
+	k := float64(n) / 1000
+	m.e.note("%s: CPU per 1,000 %s: server %.1f ms, its PostgreSQL %.1f ms", phase, unit,
+		millis(s-m.server)/k, millis(p-m.postgr)/k)
+}
+
 func formatValue(v float64) string {
 	switch {
 	case v >= 100:
@@ -137,6 +169,10 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		return err
 	}
 	defer func() {
+		if err != nil {
+			srv.Keep()
+			err = fmt.Errorf("%w (server data and log kept in %s)", err, srv.DataDir())
+		}
 		if serr := srv.Stop(context.WithoutCancel(ctx)); serr != nil && err == nil {
 			err = serr
 		}

@@ -24,6 +24,9 @@ const (
 	// RSS to stop moving before a sample is taken.
 	settleInterval = 500 * time.Millisecond
 	settleTimeout  = 15 * time.Second
+	// idleCPUWindow is how long the server's CPU use is watched while the
+	// idle agents stay connected.
+	idleCPUWindow = 5 * time.Second
 )
 
 // memoryPhase opens many idle Subscribe streams, each agent with its own
@@ -82,6 +85,10 @@ func memoryPhase(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	cpuServer, cpuPG, err := idleCPUShare(ctx, e.srv, idleCPUWindow)
+	if err != nil {
+		return err
+	}
 	mAfter, err := serverMetrics(ctx, e.srv.URL())
 	if err != nil {
 		return err
@@ -89,6 +96,8 @@ func memoryPhase(ctx context.Context, e *env) error {
 	e.note("idle agents: %d Subscribe streams over %s, one TCP connection each, connected in %.2fs; server RSS %d -> %d KiB, Go heap in use %.0f -> %.0f KiB, goroutines %.0f -> %.0f",
 		n, e.cfg.proto, connected.Seconds(), before, after,
 		mBefore.heapInuse/1024, mAfter.heapInuse/1024, mBefore.goroutines, mAfter.goroutines)
+	e.note("idle agents: CPU while they stay connected and idle, over %s: server %.1f%%, its PostgreSQL %.1f%% of one core",
+		idleCPUWindow, cpuServer*100, cpuPG*100)
 	e.figure("rss_per_idle_agent_kib", float64(after-before)/float64(n))
 	e.figure("heap_per_idle_agent_kib", (mAfter.heapInuse-mBefore.heapInuse)/1024/float64(n))
 	return nil
@@ -120,6 +129,29 @@ func settledRSS(ctx context.Context, srv *serverproc.Server) (int64, error) {
 		prev = cur
 	}
 	return prev, nil
+}
+
+// idleCPUShare returns the share of one core the server and its
+// PostgreSQL used during window.
+func idleCPUShare(ctx context.Context, srv *serverproc.Server, window time.Duration) (server, postgres float64, err error) {
+	s0, p0, err := srv.CPUTime()
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	timer := time.NewTimer(window)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return 0, 0, context.Cause(ctx)
+	case <-timer.C:
+	}
+	s1, p1, err := srv.CPUTime()
+	if err != nil {
+		return 0, 0, err
+	}
+	elapsed := float64(time.Since(start))
+	return float64(s1-s0) / elapsed, float64(p1-p0) / elapsed, nil
 }
 
 // metrics are the server's Go runtime figures from /metrics.

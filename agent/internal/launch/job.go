@@ -51,6 +51,16 @@ type Job struct {
 	// StopGrace is how long a stopped run has to exit after the graceful stop
 	// signal before it is killed; zero means [DefaultStopGrace].
 	StopGrace time.Duration
+	// LeaseToken is the token of the lease under which the agent runs this
+	// attempt. A launcher whose runs outlive the agent records it with the run
+	// and returns it in [Survivor.LeaseToken]; others ignore it.
+	LeaseToken int64
+	// Image is the container image of docker and ecs work pools, such as
+	// "ghcr.io/acme/etl:1.4". The process launcher ignores it.
+	Image string
+	// Container holds the container settings of docker and ecs work pools.
+	// The process launcher ignores it.
+	Container Container
 }
 
 // Validate reports the first problem that makes j impossible to start, as an

@@ -68,9 +68,13 @@ type Adopter interface {
 	// earlier life of the agent, and that its infrastructure still holds.
 	Survivors(ctx context.Context) ([]Survivor, error)
 
-	// Adopt returns a Handle to a run found by Survivors. Output written from
-	// the moment of adoption is delivered to sink; the remaining timeout is
-	// measured from Survivor.StartedAt.
+	// Adopt returns a Handle to a run found by Survivors; the remaining
+	// timeout is measured from Survivor.StartedAt. A launcher that can read a
+	// run's output again from its start (launch/docker) delivers to sink every
+	// output line after the first Survivor.SkipLines, so that no line is lost
+	// or delivered twice across the restart; one that cannot delivers output
+	// written from the moment of adoption. A run that had already ended is
+	// reported by Handle.Wait at once, after its remaining output.
 	Adopt(ctx context.Context, s Survivor, sink LogSink) (Handle, error)
 }
 
@@ -89,4 +93,13 @@ type Survivor struct {
 	// Timeout and StopGrace are the job's, as recorded at start.
 	Timeout   time.Duration
 	StopGrace time.Duration
+	// LeaseToken is [Job.LeaseToken], as recorded at start.
+	LeaseToken int64
+	// Ended reports whether the run had already ended when it was found.
+	Ended bool
+	// SkipLines is set by the caller before [Adopter.Adopt]: the number of
+	// output lines of this attempt that were already delivered, counting
+	// stdout and stderr lines together in delivery order and no StreamSystem
+	// lines.
+	SkipLines int64
 }

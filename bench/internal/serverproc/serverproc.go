@@ -167,6 +167,10 @@ func (s *Server) AdminKey() string { return s.adminKey }
 // server's log.
 func (s *Server) DataDir() string { return s.dataDir }
 
+// Keep keeps the data directory after [Server.Stop], so that the server's
+// log can be read after a failure.
+func (s *Server) Keep() { s.keepData = true }
+
 // PID returns the server's process id.
 func (s *Server) PID() int { return s.cmd.Process.Pid }
 
@@ -196,6 +200,76 @@ func (s *Server) RSS() (int64, error) {
 	}
 	return 0, errors.New("no VmRSS line in process status")
 }
+
+// CPUTime returns the user plus system CPU time used by the server
+// process and, separately, by its descendants (the embedded PostgreSQL),
+// read from /proc. A descendant that has exited is not counted.
+func (s *Server) CPUTime() (server, descendants time.Duration, err error) {
+	server, err = procCPUTime(s.PID())
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, pid := range descendantPIDs(s.PID()) {
+		// A process may exit between the listing and the read.
+		if d, err := procCPUTime(pid); err == nil {
+			descendants += d
+		}
+	}
+	return server, descendants, nil
+}
+
+// procCPUTime reads utime plus stime of one process. It assumes the usual
+// 100 clock ticks per second of Linux on amd64 and arm64.
+func procCPUTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read process stat: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: fields are
+	// counted after its closing parenthesis. utime and stime are fields 14
+	// and 15 of the line, 12 and 13 after the state field.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return 0, fmt.Errorf("parse process stat %q", b)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse process stat field %q: %w", f, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * (time.Second / clockTicks), nil
+}
+
+// descendantPIDs lists the live descendants of pid.
+func descendantPIDs(pid int) []int {
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p))
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					out = append(out, c)
+					queue = append(queue, c)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// clockTicks is USER_HZ, the unit of the CPU times in /proc/PID/stat.
+const clockTicks = 100
 
 // Stop sends SIGTERM, waits for the process to exit (SIGKILL after a minute
 // or when ctx ends), and removes the data directory unless told to keep it.

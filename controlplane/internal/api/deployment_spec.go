@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferryhq/ferry/controlplane/internal/params"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
+	"github.com/ferryhq/ferry/internal/secretref"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
 
@@ -52,6 +53,9 @@ func checkSpec(spec *ferryv1.DeploymentSpec) error {
 				"%q is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
 		}
 	}
+	if err := checkSecrets(spec); err != nil {
+		return err
+	}
 	if err := checkParameters(spec); err != nil {
 		return err
 	}
@@ -65,6 +69,25 @@ func checkSpec(spec *ferryv1.DeploymentSpec) error {
 		known := ferryv1.RetryCondition_name[int32(c)] != ""
 		if !known || c == ferryv1.RetryCondition_RETRY_CONDITION_UNSPECIFIED {
 			return errInvalid(fmt.Sprintf("spec.retry.on[%d]", i), "must be FAILED, CRASHED or TIMED_OUT")
+		}
+	}
+	return nil
+}
+
+// checkSecrets checks that every value of spec.secrets is a well-formed
+// secret reference and that no variable is set both as a secret and in
+// spec.env. Only the syntax is checked: the agent resolves the reference.
+func checkSecrets(spec *ferryv1.DeploymentSpec) error {
+	for _, k := range slices.Sorted(maps.Keys(spec.GetSecrets())) {
+		field := fmt.Sprintf("spec.secrets[%q]", k)
+		if !isEnvName(k) {
+			return errInvalid(field, "the key is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+		}
+		if _, err := secretref.Parse(spec.GetSecrets()[k]); err != nil {
+			return errInvalid(field, "%v", err)
+		}
+		if _, ok := spec.GetEnv()[k]; ok {
+			return errInvalid(field, "%s is also set in spec.env; set it in one place only", k)
 		}
 	}
 	return nil

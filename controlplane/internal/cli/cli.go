@@ -236,6 +236,9 @@ func ClientCommands() []Command {
 		{Name: "agent token create", Summary: "issue an agent token for a work pool", Run: agentTokenCreate},
 		{Name: "agent token ls", Summary: "list the agent tokens of a work pool", Run: agentTokenList},
 		{Name: "agent token revoke", Summary: "revoke an agent token", Run: agentTokenRevoke},
+		{Name: "keys rotate", Summary: "create a new work-order signing key", Run: keysRotate},
+		{Name: "keys ls", Summary: "list the work-order signing keys, or print them for agents to trust", Run: keysList},
+		{Name: "keys retire", Summary: "retire a work-order signing key", Run: keysRetire},
 		{Name: "version", Summary: "print the version of this ferry binary", Run: runVersion},
 	}
 }

@@ -70,6 +70,7 @@ type client struct {
 	pools       ferryv1connect.WorkPoolServiceClient
 	deployments ferryv1connect.DeploymentServiceClient
 	tokens      ferryv1connect.AgentTokenServiceClient
+	signingKeys ferryv1connect.SigningKeyServiceClient
 }
 
 // dial resolves the settings from flags and environment and builds the
@@ -112,6 +113,7 @@ func (c *connFlags) dial(env Env) (*client, error) {
 		pools:       ferryv1connect.NewWorkPoolServiceClient(httpClient, base, opts...),
 		deployments: ferryv1connect.NewDeploymentServiceClient(httpClient, base, opts...),
 		tokens:      ferryv1connect.NewAgentTokenServiceClient(httpClient, base, opts...),
+		signingKeys: ferryv1connect.NewSigningKeyServiceClient(httpClient, base, opts...),
 	}, nil
 }
 

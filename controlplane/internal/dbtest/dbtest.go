@@ -35,6 +35,7 @@ import (
 
 	"github.com/ferryhq/ferry/controlplane/internal/migrate"
 	"github.com/ferryhq/ferry/controlplane/internal/pgembed"
+	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/queries"
 )
 
@@ -186,7 +187,13 @@ func newPool(t testing.TB, connString string) *pgxpool.Pool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), databaseTimeout)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, connString)
+	cfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		t.Fatalf("dbtest: parse connection string: %v", err)
+	}
+	// Tests use the connection setup of the product.
+	cfg.AfterConnect = store.RegisterUUID
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatalf("dbtest: connect pool: %v", err)
 	}

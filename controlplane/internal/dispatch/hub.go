@@ -34,6 +34,17 @@ type Config struct {
 	Tick time.Duration
 	// MaxOffer caps the runs offered to one agent per round. Default 500.
 	MaxOffer int32
+	// Signer signs every work order. Nil sends orders unsigned, which
+	// agents refuse; the server always sets one.
+	Signer OrderSigner
+}
+
+// OrderSigner signs the content of a work order; signing.Signer is the
+// control plane's.
+type OrderSigner interface {
+	// Sign returns the serialized order, its Ed25519 signature and the id
+	// of the key that made it.
+	Sign(order *ferryv1.SignedOrder) (signedBytes, signature []byte, keyID string, err error)
 }
 
 func (c *Config) fill() {
@@ -65,11 +76,22 @@ type Session struct {
 	closed   bool
 }
 
+// Bounds of a session's Out buffer. The messages waiting in it are work
+// orders for offered runs and cancel requests for leased ones, and the
+// dispatcher never holds more offers and leases for an agent than its
+// capacity, so twice the capacity is room enough; an idle agent then does
+// not pin a large buffer.
+const (
+	minOutBuffer = 16
+	maxOutBuffer = 1024
+)
+
 // NewSession returns a session ready to register.
 func NewSession(id, agentID, poolID, workspaceID uuid.UUID, capacity int32, draining bool) *Session {
+	buf := min(max(2*int(capacity), minOutBuffer), maxOutBuffer)
 	return &Session{
 		ID: id, AgentID: agentID, PoolID: poolID, WorkspaceID: workspaceID, Capacity: capacity,
-		Out: make(chan *ferryv1.SubscribeResponse, 1024), Replaced: make(chan struct{}), draining: draining,
+		Out: make(chan *ferryv1.SubscribeResponse, buf), Replaced: make(chan struct{}), draining: draining,
 	}
 }
 
@@ -318,50 +340,87 @@ func (p *poolLoop) round(ctx context.Context) error {
 	p.next++
 	for i := range sessions {
 		s := sessions[(p.next+i)%len(sessions)]
-		more, err := p.offer(ctx, s, pool.Type)
+		more, drained, err := p.offer(ctx, s, pool.Type)
 		if err != nil {
 			return err
 		}
 		if more {
 			p.poke()
 		}
+		if drained {
+			// RunOffer takes due runs of the whole pool, whichever agent
+			// asks, so the other agents would get none either. Stopping here
+			// keeps a pool of many idle agents from costing two queries per
+			// agent on every tick and every new run.
+			break
+		}
 	}
 	return nil
 }
 
 // offer offers runs to one session up to its free capacity; more reports
-// whether the agent took a full batch, so another round may find more work.
-func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more bool, err error) {
+// whether the agent took a full batch, so another round may find more work,
+// and drained whether the agent had room but the pool had no run to offer.
+func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more, drained bool, err error) {
 	h := p.hub
 	now := h.clock.Now()
 	held, err := h.store.Q.RunCountOffered(ctx, db.RunCountOfferedParams{AgentID: s.AgentID, Now: now})
 	if err != nil {
-		return false, fmt.Errorf("count agent's runs: %w", err)
+		return false, false, fmt.Errorf("count agent's runs: %w", err)
 	}
 	free := min(s.Capacity-held, h.cfg.MaxOffer)
 	if free <= 0 {
-		return false, nil
+		return false, false, nil
 	}
 	expire := now.Add(h.cfg.OfferTTL)
 	runs, err := h.store.Q.RunOffer(ctx, db.RunOfferParams{
 		PoolID: p.id, Now: now, MaxRuns: free, AgentID: s.AgentID, OfferExpireTime: &expire,
 	})
 	if err != nil {
-		return false, fmt.Errorf("offer runs: %w", err)
+		return false, false, fmt.Errorf("offer runs: %w", err)
 	}
 	for _, r := range runs {
 		spec, err := h.specs.get(ctx, h.store.Q, r.DeploymentID, r.DeploymentVersion)
 		if err != nil {
-			return false, err
+			return false, false, err
 		}
 		order := WorkOrder(r, spec, poolType, expire)
+		if h.cfg.Signer != nil {
+			if err := SignWorkOrder(h.cfg.Signer, order, s.AgentID, now); err != nil {
+				// The agent would refuse the order; the offer expires and the
+				// run is offered again.
+				h.log.ErrorContext(ctx, "work order not sent", slog.String("agent_id", s.AgentID.String()),
+					slog.String("run_id", r.ID.String()), slog.Any("error", err))
+				continue
+			}
+		}
 		if !s.push(&ferryv1.SubscribeResponse{Message: &ferryv1.SubscribeResponse_WorkOrder{WorkOrder: order}}) {
 			// The offer expires by itself and the run is offered again.
 			h.log.WarnContext(ctx, "agent stream full or closed; offer left to expire",
 				slog.String("agent_id", s.AgentID.String()), slog.String("run_id", r.ID.String()))
 		}
 	}
-	return int32(len(runs)) == free && free > 0, nil
+	return int32(len(runs)) == free, len(runs) == 0, nil
+}
+
+// SignWorkOrder signs order for the agent agentID: it fills signed_order
+// with a [ferryv1.SignedOrder] made of the order's clear fields, the agent
+// id and issued as issue time, and sets signature and key_id.
+func SignWorkOrder(signer OrderSigner, order *ferryv1.WorkOrder, agentID uuid.UUID, issued time.Time) error {
+	body, sig, keyID, err := signer.Sign(&ferryv1.SignedOrder{
+		RunId:      order.GetRunId(),
+		Attempt:    order.GetAttempt(),
+		LeaseToken: order.GetLeaseToken(),
+		ExpireTime: order.GetOfferExpireTime(),
+		Job:        order.GetJob(),
+		AgentId:    agentID.String(),
+		IssueTime:  timestamppb.New(issued),
+	})
+	if err != nil {
+		return fmt.Errorf("sign work order for run %s: %w", order.GetRunId(), err)
+	}
+	order.SignedOrder, order.Signature, order.KeyId = body, sig, keyID
+	return nil
 }
 
 // WorkOrder builds the order for an offered run.

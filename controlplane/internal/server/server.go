@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,6 +29,7 @@ import (
 	"github.com/ferryhq/ferry/controlplane/internal/migrate"
 	"github.com/ferryhq/ferry/controlplane/internal/notify"
 	"github.com/ferryhq/ferry/controlplane/internal/pgembed"
+	"github.com/ferryhq/ferry/controlplane/internal/signing"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/transition"
 	"github.com/ferryhq/ferry/controlplane/internal/validate"
@@ -58,6 +60,39 @@ type Config struct {
 	MaxBodyBytes int64
 	// Stdout receives the one-time admin key message.
 	Stdout *os.File
+	// SigningKEKFile holds the key-encryption key that seals the work-order
+	// signing keys: 32 bytes, raw or in base64. Every replica must use the
+	// same one. Default <DataDir>/signing-kek, created on first start; when
+	// set, the file must exist.
+	SigningKEKFile string
+	// SigningKEK is the key-encryption key itself. Run fills it from
+	// SigningKEKFile; callers of New set it directly. When nil, New wires
+	// no signer: work orders go out unsigned, and agents refuse them.
+	SigningKEK *signing.KEK
+}
+
+// signingKEKFileName is the default key-encryption key file in the data
+// directory.
+const signingKEKFileName = "signing-kek"
+
+// loadSigningKEK returns the configured key-encryption key, creating the
+// default file in the data directory on first start.
+func loadSigningKEK(cfg Config) (*signing.KEK, error) {
+	switch {
+	case cfg.SigningKEK != nil:
+		return cfg.SigningKEK, nil
+	case cfg.SigningKEKFile != "":
+		kek, err := signing.ReadKEKFile(cfg.SigningKEKFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("--signing-kek-file %s does not exist: create it once with 32 random bytes "+
+				"(head -c 32 /dev/urandom > %[1]s; chmod 600 %[1]s) and give every replica the same file", cfg.SigningKEKFile)
+		}
+		return kek, err
+	case cfg.DataDir != "":
+		return signing.LoadOrCreateKEKFile(filepath.Join(cfg.DataDir, signingKEKFileName))
+	}
+	return nil, errors.New("no --signing-kek-file and no --data-dir: the work-order signing keys need a " +
+		"key-encryption key; pass --signing-kek-file (FERRY_SIGNING_KEK_FILE), the same file on every replica")
 }
 
 func (c *Config) fill() {
@@ -106,6 +141,7 @@ func OpenDatabase(ctx context.Context, cfg Config, log *slog.Logger) (pool *pgxp
 	if err != nil {
 		return nil, nil, fmt.Errorf("parse database URL: %w", err)
 	}
+	pcfg.AfterConnect = store.RegisterUUID
 	if pcfg.MaxConns < 32 {
 		pcfg.MaxConns = 32
 	}
@@ -150,6 +186,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	clk := clock.Real{}
 	st := store.New(pool)
+	if cfg.SigningKEK, err = loadSigningKEK(cfg); err != nil {
+		return err
+	}
 	boot, err := bootstrap.Ensure(ctx, st, cfg.DataDir, clk.Now())
 	if err != nil {
 		return err
@@ -179,16 +218,31 @@ type App struct {
 	Reaper   *lease.Reaper
 	Applier  *transition.Applier
 	Auth     *auth.Authenticator
-	Handler  http.Handler
+	// Signer signs work orders; nil when Config.SigningKEK was not set.
+	Signer  *signing.Signer
+	Handler http.Handler
 }
 
 // New wires the services over st.
 func New(cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) *App {
 	cfg.fill()
 	applier := transition.NewApplier(cfg.LeaseDuration)
-	hub := dispatch.NewHub(dispatch.Config{OfferTTL: cfg.OfferTTL}, st, clk, log.With(slog.String("component", "dispatch")))
+	keys := signing.NewKeyring(st, cfg.SigningKEK)
+	dcfg := dispatch.Config{OfferTTL: cfg.OfferTTL}
+	var signer *signing.Signer
+	if cfg.SigningKEK != nil {
+		signer = signing.NewSigner(keys, clk, log.With(slog.String("component", "signing")))
+		dcfg.Signer = signer
+	}
+	hub := dispatch.NewHub(dcfg, st, clk, log.With(slog.String("component", "dispatch")))
 	listener := notify.NewListener(st.Pool, log.With(slog.String("component", "notify")),
-		transition.ChannelDispatch, transition.ChannelRunChanged, transition.ChannelLogs, transition.ChannelCancel)
+		transition.ChannelDispatch, transition.ChannelRunChanged, transition.ChannelLogs, transition.ChannelCancel,
+		signing.Channel)
+	keysChanged := func() {}
+	if signer != nil {
+		keysChanged = signer.Poke
+		listener.Subscribe(signing.Channel, func(string) { signer.Poke() })
+	}
 	listener.Subscribe(transition.ChannelDispatch, hub.OnDispatch)
 	listener.Subscribe(transition.ChannelCancel, hub.OnCancel)
 	authn := auth.NewAuthenticator(st.Q, clk)
@@ -205,6 +259,9 @@ func New(cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) *App {
 	mux.Handle(ferryv1connect.NewDeploymentServiceHandler(&api.DeploymentServer{Store: st, Clock: clk, Log: apiLog}, opts))
 	mux.Handle(ferryv1connect.NewAgentTokenServiceHandler(&api.AgentTokenServer{Store: st, Clock: clk, Log: apiLog, OnRevoke: authn.Forget}, opts))
 	mux.Handle(ferryv1connect.NewRunServiceHandler(&api.RunServer{Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier, Listener: listener}, opts))
+	mux.Handle(ferryv1connect.NewSigningKeyServiceHandler(&api.SigningKeyServer{
+		Keys: keys, Clock: clk, Log: apiLog, OnChange: keysChanged,
+	}, opts))
 	mux.Handle(ferryv1connect.NewAgentServiceHandler(&api.AgentServer{
 		Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier,
 		HeartbeatInterval: cfg.HeartbeatInterval, KeepaliveInterval: cfg.KeepaliveInterval,
@@ -222,6 +279,7 @@ func New(cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) *App {
 	mux.Handle("GET /metrics", promhttp.Handler())
 	return &App{
 		cfg: cfg, log: log, Store: st, Hub: hub, Listener: listener, Reaper: reaper, Applier: applier, Auth: authn,
+		Signer:  signer,
 		Handler: http.MaxBytesHandler(mux, cfg.MaxBodyBytes),
 	}
 }
@@ -229,9 +287,20 @@ func New(cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) *App {
 // Serve runs the background loops and serves HTTP/1.1 and h2c on ln until
 // ctx ends.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	loops := []func(context.Context){a.Listener.Run, a.Hub.Run, a.Reaper.Run}
+	if a.Signer != nil {
+		// A key-encryption key that does not open the signing keys stops
+		// the start here, before any order could go out unsigned.
+		if err := a.Signer.Start(ctx); err != nil {
+			return err
+		}
+		loops = append(loops, a.Signer.Run)
+	} else {
+		a.log.WarnContext(ctx, "work orders are not signed: no signing key-encryption key configured; agents will refuse them")
+	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){a.Listener.Run, a.Hub.Run, a.Reaper.Run} {
+	for _, loop := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -4,6 +4,7 @@
 package transition
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -82,7 +83,9 @@ func (a *Applier) Apply(ctx context.Context, q db.Querier, now time.Time, reqs [
 	for _, r := range reqs {
 		ids = append(ids, r.RunID)
 	}
-	slices.SortFunc(ids, func(x, y uuid.UUID) int { return strings.Compare(x.String(), y.String()) })
+	// Byte order is the order of the text form and of PostgreSQL's uuid
+	// comparison, without formatting two strings per comparison.
+	slices.SortFunc(ids, func(x, y uuid.UUID) int { return bytes.Compare(x[:], y[:]) })
 	ids = slices.Compact(ids)
 	rows, err := q.RunLockMany(ctx, ids)
 	if err != nil {
@@ -97,8 +100,7 @@ func (a *Applier) Apply(ctx context.Context, q db.Querier, now time.Time, reqs [
 
 	var (
 		outcomes = make([]Outcome, 0, len(reqs))
-		updates  []db.RunUpdateParams
-		history  []db.RunStateChangeInsertParams
+		history  = db.RunStateChangeInsertManyParams{Now: now}
 		changed  = make(map[uuid.UUID]bool)
 		pools    = make(map[uuid.UUID]bool)
 		agents   = make(map[uuid.UUID]bool)
@@ -122,12 +124,16 @@ func (a *Applier) Apply(ctx context.Context, q db.Querier, now time.Time, reqs [
 		current[row.ID] = next
 		changed[row.ID] = true
 		for _, t := range res.Transitions {
-			from := string(t.From)
-			history = append(history, db.RunStateChangeInsertParams{
-				RunID: row.ID, WorkspaceID: row.WorkspaceID, Attempt: t.Attempt,
-				FromState: &from, ToState: string(t.To), ToName: t.ToName,
-				Message: t.Message, Actor: t.Actor, LeaseToken: t.LeaseToken, Now: now,
-			})
+			history.Ords = append(history.Ords, int32(len(history.Ords)))
+			history.RunIds = append(history.RunIds, row.ID)
+			history.WorkspaceIds = append(history.WorkspaceIds, row.WorkspaceID)
+			history.Attempts = append(history.Attempts, t.Attempt)
+			history.FromStates = append(history.FromStates, string(t.From))
+			history.ToStates = append(history.ToStates, string(t.To))
+			history.ToNames = append(history.ToNames, t.ToName)
+			history.Messages = append(history.Messages, t.Message)
+			history.Actors = append(history.Actors, t.Actor)
+			history.LeaseTokens = append(history.LeaseTokens, t.LeaseToken)
 		}
 		// A run waiting for an agent, or a slot freed by an ended run, is
 		// work for the dispatcher.
@@ -140,14 +146,19 @@ func (a *Applier) Apply(ctx context.Context, q db.Querier, now time.Time, reqs [
 		outcomes = append(outcomes, Outcome{Request: req, Result: res, Row: next})
 	}
 
-	for id := range changed {
-		updates = append(updates, updateParams(current[id], now))
+	if len(changed) > 0 {
+		updates := db.RunUpdateManyParams{Now: now}
+		for id := range changed {
+			addUpdate(&updates, current[id])
+		}
+		if err := q.RunUpdateMany(ctx, updates); err != nil {
+			return nil, fmt.Errorf("update runs: %w", err)
+		}
 	}
-	if err := execBatch(q.RunUpdate(ctx, updates), len(updates)); err != nil {
-		return nil, fmt.Errorf("update runs: %w", err)
-	}
-	if err := execBatch(q.RunStateChangeInsert(ctx, history), len(history)); err != nil {
-		return nil, fmt.Errorf("record state history: %w", err)
+	if len(history.RunIds) > 0 {
+		if err := q.RunStateChangeInsertMany(ctx, history); err != nil {
+			return nil, fmt.Errorf("record state history: %w", err)
+		}
 	}
 	if err := Notify(ctx, q, ChannelRunChanged, keys(changed)); err != nil {
 		return nil, err
@@ -159,27 +170,6 @@ func (a *Applier) Apply(ctx context.Context, q db.Querier, now time.Time, reqs [
 		return nil, err
 	}
 	return outcomes, nil
-}
-
-type batchResults interface {
-	Exec(func(int, error))
-	Close() error
-}
-
-func execBatch(br batchResults, n int) error {
-	if n == 0 {
-		return br.Close()
-	}
-	var first error
-	br.Exec(func(_ int, err error) {
-		if err != nil && first == nil {
-			first = err
-		}
-	})
-	if err := br.Close(); err != nil && first == nil {
-		first = err
-	}
-	return first
 }
 
 // Notify sends one notification on channel listing ids, in chunks that stay
@@ -302,12 +292,33 @@ func (a *Applier) nextRow(row db.Run, req Request, res run.Result, now time.Time
 	return next
 }
 
-func updateParams(r db.Run, now time.Time) db.RunUpdateParams {
-	return db.RunUpdateParams{
-		ID: r.ID, State: r.State, StateName: r.StateName, StateMessage: r.StateMessage,
-		Attempt: r.Attempt, MaxAttempts: r.MaxAttempts, AgentID: r.AgentID,
-		LeaseToken: r.LeaseToken, LeaseExpireTime: r.LeaseExpireTime,
-		ExpectedStartTime: r.ExpectedStartTime, StartTime: r.StartTime, EndTime: r.EndTime,
-		ExitCode: r.ExitCode, InfrastructureID: r.InfrastructureID, Now: now,
+// addUpdate appends r to a bulk update; NULLs become the sentinels that
+// RunUpdateMany turns back into NULL.
+func addUpdate(u *db.RunUpdateManyParams, r db.Run) {
+	u.Ids = append(u.Ids, r.ID)
+	u.States = append(u.States, r.State)
+	u.StateNames = append(u.StateNames, r.StateName)
+	u.StateMessages = append(u.StateMessages, r.StateMessage)
+	u.Attempts = append(u.Attempts, r.Attempt)
+	u.MaxAttempts = append(u.MaxAttempts, r.MaxAttempts)
+	u.AgentIds = append(u.AgentIds, r.AgentID.UUID) // zero when not Valid
+	u.LeaseTokens = append(u.LeaseTokens, r.LeaseToken)
+	u.LeaseExpireTimes = append(u.LeaseExpireTimes, orZero(r.LeaseExpireTime))
+	u.ExpectedStartTimes = append(u.ExpectedStartTimes, r.ExpectedStartTime)
+	u.StartTimes = append(u.StartTimes, orZero(r.StartTime))
+	u.EndTimes = append(u.EndTimes, orZero(r.EndTime))
+	u.HasExitCodes = append(u.HasExitCodes, r.ExitCode != nil)
+	var code int32
+	if r.ExitCode != nil {
+		code = *r.ExitCode
 	}
+	u.ExitCodes = append(u.ExitCodes, code)
+	u.InfrastructureIds = append(u.InfrastructureIds, r.InfrastructureID)
+}
+
+func orZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }

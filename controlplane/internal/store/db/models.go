@@ -130,6 +130,7 @@ type RunStateChange struct {
 
 type SigningKey struct {
 	ID               string
+	Seq              int64
 	PublicKey        []byte
 	PrivateKeySealed []byte
 	CreateTime       time.Time

@@ -74,16 +74,21 @@ type Querier interface {
 	RunRenewLeases(ctx context.Context, arg RunRenewLeasesParams) ([]RunRenewLeasesRow, error)
 	// RunStateChangeFind finds the entry a repeated report would have written.
 	RunStateChangeFind(ctx context.Context, arg RunStateChangeFindParams) (RunStateChange, error)
-	RunStateChangeInsert(ctx context.Context, arg []RunStateChangeInsertParams) *RunStateChangeInsertBatchResults
 	// RunStateChangeInsertCreated records the creation of many runs at once.
 	RunStateChangeInsertCreated(ctx context.Context, arg RunStateChangeInsertCreatedParams) error
+	// RunStateChangeInsertMany records many transitions in one statement, in
+	// the order given by ords (ids follow it); an empty from_state stands for NULL.
+	RunStateChangeInsertMany(ctx context.Context, arg RunStateChangeInsertManyParams) error
 	// RunStateChangeLastEnded finds how the newest leased attempt of a run ended,
 	// so a repeated report about it is recognised.
 	RunStateChangeLastEnded(ctx context.Context, runID uuid.UUID) (RunStateChangeLastEndedRow, error)
 	RunStateChangeList(ctx context.Context, runID uuid.UUID) ([]RunStateChange, error)
 	// RunStateChangeListAll returns every history entry; used by the invariant checker.
 	RunStateChangeListAll(ctx context.Context) ([]RunStateChange, error)
-	RunUpdate(ctx context.Context, arg []RunUpdateParams) *RunUpdateBatchResults
+	// RunUpdateMany writes many runs in one statement. Arrays cannot hold the
+	// Go zero values as NULL, so NULL travels as a sentinel: the zero UUID, the
+	// zero time (0001-01-01) and has_exit_code = false.
+	RunUpdateMany(ctx context.Context, arg RunUpdateManyParams) error
 	SigningKeyInsert(ctx context.Context, arg SigningKeyInsertParams) (SigningKey, error)
 	// SigningKeyList returns every key, retired ones included, in activation
 	// order (signing_keys_activate_idx).

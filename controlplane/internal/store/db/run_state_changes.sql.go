@@ -76,6 +76,57 @@ func (q *Queries) RunStateChangeInsertCreated(ctx context.Context, arg RunStateC
 	return err
 }
 
+const runStateChangeInsertMany = `-- name: RunStateChangeInsertMany :exec
+INSERT INTO run_state_changes (run_id, workspace_id, attempt, from_state, to_state, to_name,
+                               message, actor, lease_token, time)
+SELECT u.run_id, u.workspace_id, u.attempt, nullif(u.from_state, ''), u.to_state, u.to_name,
+       u.message, u.actor, u.lease_token, $1
+FROM (SELECT unnest($2::uuid[]) AS run_id,
+             unnest($3::uuid[]) AS workspace_id,
+             unnest($4::integer[]) AS attempt,
+             unnest($5::text[]) AS from_state,
+             unnest($6::text[]) AS to_state,
+             unnest($7::text[]) AS to_name,
+             unnest($8::text[]) AS message,
+             unnest($9::text[]) AS actor,
+             unnest($10::bigint[]) AS lease_token,
+             unnest($11::integer[]) AS ord) AS u
+ORDER BY u.ord
+`
+
+type RunStateChangeInsertManyParams struct {
+	Now          time.Time
+	RunIds       []uuid.UUID
+	WorkspaceIds []uuid.UUID
+	Attempts     []int32
+	FromStates   []string
+	ToStates     []string
+	ToNames      []string
+	Messages     []string
+	Actors       []string
+	LeaseTokens  []int64
+	Ords         []int32
+}
+
+// RunStateChangeInsertMany records many transitions in one statement, in
+// the order given by ords (ids follow it); an empty from_state stands for NULL.
+func (q *Queries) RunStateChangeInsertMany(ctx context.Context, arg RunStateChangeInsertManyParams) error {
+	_, err := q.db.Exec(ctx, runStateChangeInsertMany,
+		arg.Now,
+		arg.RunIds,
+		arg.WorkspaceIds,
+		arg.Attempts,
+		arg.FromStates,
+		arg.ToStates,
+		arg.ToNames,
+		arg.Messages,
+		arg.Actors,
+		arg.LeaseTokens,
+		arg.Ords,
+	)
+	return err
+}
+
 const runStateChangeLastEnded = `-- name: RunStateChangeLastEnded :one
 SELECT lease_token, to_state, to_name, attempt, actor FROM run_state_changes
 WHERE run_id = $1 AND lease_token <> 0

@@ -741,3 +741,81 @@ func (q *Queries) RunRenewLeases(ctx context.Context, arg RunRenewLeasesParams) 
 	}
 	return items, nil
 }
+
+const runUpdateMany = `-- name: RunUpdateMany :exec
+UPDATE runs
+SET state = u.state,
+    state_name = u.state_name,
+    state_message = u.state_message,
+    attempt = u.attempt,
+    max_attempts = u.max_attempts,
+    agent_id = nullif(u.agent_id, '00000000-0000-0000-0000-000000000000'::uuid),
+    lease_token = u.lease_token,
+    lease_expire_time = nullif(u.lease_expire_time, '0001-01-01 00:00:00+00'::timestamptz),
+    expected_start_time = u.expected_start_time,
+    start_time = nullif(u.start_time, '0001-01-01 00:00:00+00'::timestamptz),
+    end_time = nullif(u.end_time, '0001-01-01 00:00:00+00'::timestamptz),
+    exit_code = CASE WHEN u.has_exit_code THEN u.exit_code END,
+    infrastructure_id = u.infrastructure_id,
+    update_time = $1
+FROM (SELECT unnest($2::uuid[]) AS id,
+             unnest($3::text[]) AS state,
+             unnest($4::text[]) AS state_name,
+             unnest($5::text[]) AS state_message,
+             unnest($6::integer[]) AS attempt,
+             unnest($7::integer[]) AS max_attempts,
+             unnest($8::uuid[]) AS agent_id,
+             unnest($9::bigint[]) AS lease_token,
+             unnest($10::timestamptz[]) AS lease_expire_time,
+             unnest($11::timestamptz[]) AS expected_start_time,
+             unnest($12::timestamptz[]) AS start_time,
+             unnest($13::timestamptz[]) AS end_time,
+             unnest($14::boolean[]) AS has_exit_code,
+             unnest($15::integer[]) AS exit_code,
+             unnest($16::text[]) AS infrastructure_id) AS u
+WHERE runs.id = u.id
+`
+
+type RunUpdateManyParams struct {
+	Now                time.Time
+	Ids                []uuid.UUID
+	States             []string
+	StateNames         []string
+	StateMessages      []string
+	Attempts           []int32
+	MaxAttempts        []int32
+	AgentIds           []uuid.UUID
+	LeaseTokens        []int64
+	LeaseExpireTimes   []time.Time
+	ExpectedStartTimes []time.Time
+	StartTimes         []time.Time
+	EndTimes           []time.Time
+	HasExitCodes       []bool
+	ExitCodes          []int32
+	InfrastructureIds  []string
+}
+
+// RunUpdateMany writes many runs in one statement. Arrays cannot hold the
+// Go zero values as NULL, so NULL travels as a sentinel: the zero UUID, the
+// zero time (0001-01-01) and has_exit_code = false.
+func (q *Queries) RunUpdateMany(ctx context.Context, arg RunUpdateManyParams) error {
+	_, err := q.db.Exec(ctx, runUpdateMany,
+		arg.Now,
+		arg.Ids,
+		arg.States,
+		arg.StateNames,
+		arg.StateMessages,
+		arg.Attempts,
+		arg.MaxAttempts,
+		arg.AgentIds,
+		arg.LeaseTokens,
+		arg.LeaseExpireTimes,
+		arg.ExpectedStartTimes,
+		arg.StartTimes,
+		arg.EndTimes,
+		arg.HasExitCodes,
+		arg.ExitCodes,
+		arg.InfrastructureIds,
+	)
+	return err
+}

@@ -13,7 +13,7 @@ import (
 const signingKeyInsert = `-- name: SigningKeyInsert :one
 INSERT INTO signing_keys (id, public_key, private_key_sealed, create_time, activate_time)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, public_key, private_key_sealed, create_time, activate_time, retire_time
+RETURNING id, seq, public_key, private_key_sealed, create_time, activate_time, retire_time
 `
 
 type SigningKeyInsertParams struct {
@@ -35,6 +35,7 @@ func (q *Queries) SigningKeyInsert(ctx context.Context, arg SigningKeyInsertPara
 	var i SigningKey
 	err := row.Scan(
 		&i.ID,
+		&i.Seq,
 		&i.PublicKey,
 		&i.PrivateKeySealed,
 		&i.CreateTime,
@@ -45,7 +46,7 @@ func (q *Queries) SigningKeyInsert(ctx context.Context, arg SigningKeyInsertPara
 }
 
 const signingKeyList = `-- name: SigningKeyList :many
-SELECT id, public_key, private_key_sealed, create_time, activate_time, retire_time FROM signing_keys ORDER BY activate_time, id
+SELECT id, seq, public_key, private_key_sealed, create_time, activate_time, retire_time FROM signing_keys ORDER BY activate_time, seq
 `
 
 // SigningKeyList returns every key, retired ones included, in activation
@@ -61,6 +62,7 @@ func (q *Queries) SigningKeyList(ctx context.Context) ([]SigningKey, error) {
 		var i SigningKey
 		if err := rows.Scan(
 			&i.ID,
+			&i.Seq,
 			&i.PublicKey,
 			&i.PrivateKeySealed,
 			&i.CreateTime,
@@ -78,7 +80,7 @@ func (q *Queries) SigningKeyList(ctx context.Context) ([]SigningKey, error) {
 }
 
 const signingKeyListUsable = `-- name: SigningKeyListUsable :many
-SELECT id, public_key, private_key_sealed, create_time, activate_time, retire_time FROM signing_keys WHERE retire_time IS NULL ORDER BY activate_time, id
+SELECT id, seq, public_key, private_key_sealed, create_time, activate_time, retire_time FROM signing_keys WHERE retire_time IS NULL ORDER BY activate_time, seq
 `
 
 // SigningKeyListUsable returns the keys not retired, in activation order.
@@ -93,6 +95,7 @@ func (q *Queries) SigningKeyListUsable(ctx context.Context) ([]SigningKey, error
 		var i SigningKey
 		if err := rows.Scan(
 			&i.ID,
+			&i.Seq,
 			&i.PublicKey,
 			&i.PrivateKeySealed,
 			&i.CreateTime,
@@ -125,7 +128,7 @@ func (q *Queries) SigningKeyLock(ctx context.Context) error {
 const signingKeyRetire = `-- name: SigningKeyRetire :one
 UPDATE signing_keys SET retire_time = coalesce(retire_time, $1::timestamptz)
 WHERE id = $2
-RETURNING id, public_key, private_key_sealed, create_time, activate_time, retire_time
+RETURNING id, seq, public_key, private_key_sealed, create_time, activate_time, retire_time
 `
 
 type SigningKeyRetireParams struct {
@@ -139,6 +142,7 @@ func (q *Queries) SigningKeyRetire(ctx context.Context, arg SigningKeyRetirePara
 	var i SigningKey
 	err := row.Scan(
 		&i.ID,
+		&i.Seq,
 		&i.PublicKey,
 		&i.PrivateKeySealed,
 		&i.CreateTime,
