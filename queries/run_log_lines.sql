@@ -18,3 +18,11 @@ LIMIT @page_limit;
 -- name: LogLinesListAll :many
 -- LogLinesListAll returns every stored line of a run; used by the invariant checker.
 SELECT * FROM run_log_lines WHERE run_id = @run_id ORDER BY attempt, seq;
+
+-- name: LogLinesCursors :many
+-- LogLinesCursors says how far the stored log of each given attempt goes.
+SELECT l.run_id, l.attempt, max(l.seq)::bigint AS last_seq,
+       (count(*) FILTER (WHERE l.stream IN (1, 2)))::bigint AS output_lines
+FROM run_log_lines l
+WHERE l.run_id = ANY(@run_ids::uuid[])
+GROUP BY l.run_id, l.attempt;

@@ -590,6 +590,34 @@ func (s *Server) SendLogs(
 	return connect.NewResponse(res), nil
 }
 
+// GetLogCursors answers how far the stored lines of the given leases go.
+func (s *Server) GetLogCursors(
+	_ context.Context,
+	req *connect.Request[ferryv1.GetLogCursorsRequest],
+) (*connect.Response[ferryv1.GetLogCursorsResponse], error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkSession("GetLogCursors", req.Header(), req.Msg.GetSessionId()); err != nil {
+		return nil, err
+	}
+	res := &ferryv1.GetLogCursorsResponse{}
+	for _, lease := range req.Msg.GetLeases() {
+		r, ok := s.owns(lease)
+		if !ok {
+			continue
+		}
+		c := &ferryv1.LogCursor{RunId: lease.GetRunId(), Attempt: lease.GetAttempt()}
+		for _, l := range r.Lines {
+			c.LastSeq = max(c.LastSeq, l.GetSeq())
+			if l.GetStream() != ferryv1.LogStream_LOG_STREAM_SYSTEM {
+				c.OutputLines++
+			}
+		}
+		res.Cursors = append(res.Cursors, c)
+	}
+	return connect.NewResponse(res), nil
+}
+
 // Kinds returns the kinds of the run's accepted reports, in order.
 func (r *Run) Kinds() []ferryv1.ReportKind {
 	kinds := make([]ferryv1.ReportKind, len(r.Reports))

@@ -54,6 +54,17 @@ func (c *Client) SendLogs(ctx context.Context, batches []*ferryv1.LogBatch) (*fe
 	return call(ctx, c, "send logs", req, &req.SessionId, c.rpc.SendLogs)
 }
 
+// GetLogCursors asks how far the stored logs of leased runs go. It retries
+// transient failures until ctx ends.
+func (c *Client) GetLogCursors(ctx context.Context, leases []*ferryv1.RunLease) ([]*ferryv1.LogCursor, error) {
+	req := &ferryv1.GetLogCursorsRequest{Leases: leases}
+	res, err := call(ctx, c, "get log cursors", req, &req.SessionId, c.rpc.GetLogCursors)
+	if err != nil {
+		return nil, err
+	}
+	return res.GetCursors(), nil
+}
+
 // call sends req through fn, setting *session to the current session id
 // before each attempt, and retries transient failures with backoff until ctx
 // ends. A refused token is final; a refused session makes the client

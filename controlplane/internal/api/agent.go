@@ -442,3 +442,60 @@ func now(c clock.Clock, ts *timestamppb.Timestamp) time.Time {
 	}
 	return ts.AsTime()
 }
+
+// GetLogCursors says how far the stored logs of the agent's leased runs go.
+func (s *AgentServer) GetLogCursors(ctx context.Context, req *connect.Request[ferryv1.GetLogCursorsRequest]) (*connect.Response[ferryv1.GetLogCursorsResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	agent, err := s.session(ctx, p, req.Msg.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	leases := req.Msg.GetLeases()
+	ids := make([]uuid.UUID, 0, len(leases))
+	for i, l := range leases {
+		id, err := uuid.Parse(l.GetRunId())
+		if err != nil {
+			return nil, errInvalid(fmt.Sprintf("leases[%d].run_id", i), "not a UUID")
+		}
+		ids = append(ids, id)
+	}
+	rows, err := s.Store.Q.RunGetMany(ctx, ids)
+	if err != nil {
+		return nil, errInternal(ctx, s.Log, "get log cursors", err)
+	}
+	// Only the agent's own leases are answered.
+	held := make(map[uuid.UUID]int32)
+	for _, r := range rows {
+		if leaseFilter(p.PoolID, agent.ID)(r) && r.AgentID.Valid {
+			held[r.ID] = r.Attempt
+		}
+	}
+	owned := make([]uuid.UUID, 0, len(held))
+	for id := range held {
+		owned = append(owned, id)
+	}
+	cursors, err := s.Store.Q.LogLinesCursors(ctx, owned)
+	if err != nil {
+		return nil, errInternal(ctx, s.Log, "get log cursors", err)
+	}
+	resp := &ferryv1.GetLogCursorsResponse{}
+	found := make(map[uuid.UUID]bool)
+	for _, c := range cursors {
+		if held[c.RunID] != c.Attempt {
+			continue
+		}
+		found[c.RunID] = true
+		resp.Cursors = append(resp.Cursors, &ferryv1.LogCursor{
+			RunId: c.RunID.String(), Attempt: c.Attempt, LastSeq: c.LastSeq, OutputLines: c.OutputLines,
+		})
+	}
+	for id, attempt := range held {
+		if !found[id] {
+			resp.Cursors = append(resp.Cursors, &ferryv1.LogCursor{RunId: id.String(), Attempt: attempt})
+		}
+	}
+	return connect.NewResponse(resp), nil
+}

@@ -35,6 +35,8 @@ type Querier interface {
 	DeploymentVersionGet(ctx context.Context, arg DeploymentVersionGetParams) (DeploymentVersion, error)
 	DeploymentVersionInsert(ctx context.Context, arg DeploymentVersionInsertParams) error
 	DeploymentVersionList(ctx context.Context, deploymentID uuid.UUID) ([]DeploymentVersion, error)
+	// LogLinesCursors says how far the stored log of each given attempt goes.
+	LogLinesCursors(ctx context.Context, runIds []uuid.UUID) ([]LogLinesCursorsRow, error)
 	// LogLinesInsert stores log lines; lines already stored are skipped, so a
 	// resent batch is stored once.
 	LogLinesInsert(ctx context.Context, arg LogLinesInsertParams) (int64, error)

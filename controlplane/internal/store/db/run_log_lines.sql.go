@@ -12,6 +12,47 @@ import (
 	"github.com/google/uuid"
 )
 
+const logLinesCursors = `-- name: LogLinesCursors :many
+SELECT l.run_id, l.attempt, max(l.seq)::bigint AS last_seq,
+       (count(*) FILTER (WHERE l.stream IN (1, 2)))::bigint AS output_lines
+FROM run_log_lines l
+WHERE l.run_id = ANY($1::uuid[])
+GROUP BY l.run_id, l.attempt
+`
+
+type LogLinesCursorsRow struct {
+	RunID       uuid.UUID
+	Attempt     int32
+	LastSeq     int64
+	OutputLines int64
+}
+
+// LogLinesCursors says how far the stored log of each given attempt goes.
+func (q *Queries) LogLinesCursors(ctx context.Context, runIds []uuid.UUID) ([]LogLinesCursorsRow, error) {
+	rows, err := q.db.Query(ctx, logLinesCursors, runIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LogLinesCursorsRow{}
+	for rows.Next() {
+		var i LogLinesCursorsRow
+		if err := rows.Scan(
+			&i.RunID,
+			&i.Attempt,
+			&i.LastSeq,
+			&i.OutputLines,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const logLinesInsert = `-- name: LogLinesInsert :execrows
 INSERT INTO run_log_lines (run_id, attempt, seq, stream, text, time, truncated)
 SELECT unnest($1::uuid[]), unnest($2::integer[]), unnest($3::bigint[]),

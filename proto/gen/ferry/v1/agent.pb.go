@@ -1652,6 +1652,173 @@ func (x *SendLogsResponse) GetRejected() []*RunLease {
 	return nil
 }
 
+type GetLogCursorsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Leases        []*RunLease            `protobuf:"bytes,2,rep,name=leases,proto3" json:"leases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLogCursorsRequest) Reset() {
+	*x = GetLogCursorsRequest{}
+	mi := &file_ferry_v1_agent_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLogCursorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLogCursorsRequest) ProtoMessage() {}
+
+func (x *GetLogCursorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_agent_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLogCursorsRequest.ProtoReflect.Descriptor instead.
+func (*GetLogCursorsRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetLogCursorsRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *GetLogCursorsRequest) GetLeases() []*RunLease {
+	if x != nil {
+		return x.Leases
+	}
+	return nil
+}
+
+// LogCursor is how far the stored log of one attempt goes.
+type LogCursor struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	RunId   string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Attempt int32                  `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// last_seq is the highest stored sequence number; 0 when none is stored.
+	LastSeq int64 `protobuf:"varint,3,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// output_lines counts the stored stdout and stderr lines (system lines excluded).
+	OutputLines   int64 `protobuf:"varint,4,opt,name=output_lines,json=outputLines,proto3" json:"output_lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogCursor) Reset() {
+	*x = LogCursor{}
+	mi := &file_ferry_v1_agent_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogCursor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogCursor) ProtoMessage() {}
+
+func (x *LogCursor) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_agent_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogCursor.ProtoReflect.Descriptor instead.
+func (*LogCursor) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *LogCursor) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *LogCursor) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *LogCursor) GetLastSeq() int64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *LogCursor) GetOutputLines() int64 {
+	if x != nil {
+		return x.OutputLines
+	}
+	return 0
+}
+
+type GetLogCursorsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cursors       []*LogCursor           `protobuf:"bytes,1,rep,name=cursors,proto3" json:"cursors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLogCursorsResponse) Reset() {
+	*x = GetLogCursorsResponse{}
+	mi := &file_ferry_v1_agent_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLogCursorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLogCursorsResponse) ProtoMessage() {}
+
+func (x *GetLogCursorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_agent_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLogCursorsResponse.ProtoReflect.Descriptor instead.
+func (*GetLogCursorsResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_agent_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetLogCursorsResponse) GetCursors() []*LogCursor {
+	if x != nil {
+		return x.Cursors
+	}
+	return nil
+}
+
 var File_ferry_v1_agent_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_agent_proto_rawDesc = "" +
@@ -1791,7 +1958,18 @@ const file_ferry_v1_agent_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x02R\tsessionId\x127\n" +
 	"\abatches\x18\x02 \x03(\v2\x12.ferry.v1.LogBatchB\t\xaa\xbb\x18\x05\b\x01 \xe8\aR\abatches\"B\n" +
 	"\x10SendLogsResponse\x12.\n" +
-	"\brejected\x18\x01 \x03(\v2\x12.ferry.v1.RunLeaseR\brejected*\xde\x01\n" +
+	"\brejected\x18\x01 \x03(\v2\x12.ferry.v1.RunLeaseR\brejected\"v\n" +
+	"\x14GetLogCursorsRequest\x12'\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x02R\tsessionId\x125\n" +
+	"\x06leases\x18\x02 \x03(\v2\x12.ferry.v1.RunLeaseB\t\xaa\xbb\x18\x05\b\x01 \xe8\aR\x06leases\"z\n" +
+	"\tLogCursor\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
+	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x19\n" +
+	"\blast_seq\x18\x03 \x01(\x03R\alastSeq\x12!\n" +
+	"\foutput_lines\x18\x04 \x01(\x03R\voutputLines\"F\n" +
+	"\x15GetLogCursorsResponse\x12-\n" +
+	"\acursors\x18\x01 \x03(\v2\x13.ferry.v1.LogCursorR\acursors*\xde\x01\n" +
 	"\n" +
 	"ReportKind\x12\x1b\n" +
 	"\x17REPORT_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1801,13 +1979,14 @@ const file_ferry_v1_agent_proto_rawDesc = "" +
 	"\x15REPORT_KIND_TIMED_OUT\x10\x04\x12\x17\n" +
 	"\x13REPORT_KIND_CRASHED\x10\x05\x12\x19\n" +
 	"\x15REPORT_KIND_CANCELLED\x10\x06\x12\x18\n" +
-	"\x14REPORT_KIND_REJECTED\x10\a2\xf4\x02\n" +
+	"\x14REPORT_KIND_REJECTED\x10\a2\xc6\x03\n" +
 	"\fAgentService\x12F\n" +
 	"\tSubscribe\x12\x1a.ferry.v1.SubscribeRequest\x1a\x1b.ferry.v1.SubscribeResponse0\x01\x12D\n" +
 	"\tClaimRuns\x12\x1a.ferry.v1.ClaimRunsRequest\x1a\x1b.ferry.v1.ClaimRunsResponse\x12M\n" +
 	"\fReportStates\x12\x1d.ferry.v1.ReportStatesRequest\x1a\x1e.ferry.v1.ReportStatesResponse\x12D\n" +
 	"\tHeartbeat\x12\x1a.ferry.v1.HeartbeatRequest\x1a\x1b.ferry.v1.HeartbeatResponse\x12A\n" +
-	"\bSendLogs\x12\x19.ferry.v1.SendLogsRequest\x1a\x1a.ferry.v1.SendLogsResponseB5Z3github.com/ferryhq/ferry/proto/gen/ferry/v1;ferryv1b\x06proto3"
+	"\bSendLogs\x12\x19.ferry.v1.SendLogsRequest\x1a\x1a.ferry.v1.SendLogsResponse\x12P\n" +
+	"\rGetLogCursors\x12\x1e.ferry.v1.GetLogCursorsRequest\x1a\x1f.ferry.v1.GetLogCursorsResponseB5Z3github.com/ferryhq/ferry/proto/gen/ferry/v1;ferryv1b\x06proto3"
 
 var (
 	file_ferry_v1_agent_proto_rawDescOnce sync.Once
@@ -1822,7 +2001,7 @@ func file_ferry_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_ferry_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_ferry_v1_agent_proto_goTypes = []any{
 	(ReportKind)(0),               // 0: ferry.v1.ReportKind
 	(*SubscribeRequest)(nil),      // 1: ferry.v1.SubscribeRequest
@@ -1847,33 +2026,36 @@ var file_ferry_v1_agent_proto_goTypes = []any{
 	(*LogBatch)(nil),              // 20: ferry.v1.LogBatch
 	(*SendLogsRequest)(nil),       // 21: ferry.v1.SendLogsRequest
 	(*SendLogsResponse)(nil),      // 22: ferry.v1.SendLogsResponse
-	nil,                           // 23: ferry.v1.JobSpec.EnvEntry
-	nil,                           // 24: ferry.v1.JobSpec.SecretsEntry
-	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
-	(*ContainerSpec)(nil),         // 27: ferry.v1.ContainerSpec
-	(LogStream)(0),                // 28: ferry.v1.LogStream
+	(*GetLogCursorsRequest)(nil),  // 23: ferry.v1.GetLogCursorsRequest
+	(*LogCursor)(nil),             // 24: ferry.v1.LogCursor
+	(*GetLogCursorsResponse)(nil), // 25: ferry.v1.GetLogCursorsResponse
+	nil,                           // 26: ferry.v1.JobSpec.EnvEntry
+	nil,                           // 27: ferry.v1.JobSpec.SecretsEntry
+	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*ContainerSpec)(nil),         // 30: ferry.v1.ContainerSpec
+	(LogStream)(0),                // 31: ferry.v1.LogStream
 }
 var file_ferry_v1_agent_proto_depIdxs = []int32{
 	3,  // 0: ferry.v1.SubscribeResponse.welcome:type_name -> ferry.v1.Welcome
 	4,  // 1: ferry.v1.SubscribeResponse.keepalive:type_name -> ferry.v1.Keepalive
 	7,  // 2: ferry.v1.SubscribeResponse.work_order:type_name -> ferry.v1.WorkOrder
 	8,  // 3: ferry.v1.SubscribeResponse.cancel_request:type_name -> ferry.v1.CancelRequest
-	25, // 4: ferry.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	25, // 5: ferry.v1.Welcome.lease_duration:type_name -> google.protobuf.Duration
-	25, // 6: ferry.v1.Welcome.keepalive_interval:type_name -> google.protobuf.Duration
-	26, // 7: ferry.v1.Keepalive.time:type_name -> google.protobuf.Timestamp
-	23, // 8: ferry.v1.JobSpec.env:type_name -> ferry.v1.JobSpec.EnvEntry
-	25, // 9: ferry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
-	27, // 10: ferry.v1.JobSpec.container:type_name -> ferry.v1.ContainerSpec
-	24, // 11: ferry.v1.JobSpec.secrets:type_name -> ferry.v1.JobSpec.SecretsEntry
-	26, // 12: ferry.v1.SignedOrder.expire_time:type_name -> google.protobuf.Timestamp
+	28, // 4: ferry.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	28, // 5: ferry.v1.Welcome.lease_duration:type_name -> google.protobuf.Duration
+	28, // 6: ferry.v1.Welcome.keepalive_interval:type_name -> google.protobuf.Duration
+	29, // 7: ferry.v1.Keepalive.time:type_name -> google.protobuf.Timestamp
+	26, // 8: ferry.v1.JobSpec.env:type_name -> ferry.v1.JobSpec.EnvEntry
+	28, // 9: ferry.v1.JobSpec.timeout:type_name -> google.protobuf.Duration
+	30, // 10: ferry.v1.JobSpec.container:type_name -> ferry.v1.ContainerSpec
+	27, // 11: ferry.v1.JobSpec.secrets:type_name -> ferry.v1.JobSpec.SecretsEntry
+	29, // 12: ferry.v1.SignedOrder.expire_time:type_name -> google.protobuf.Timestamp
 	5,  // 13: ferry.v1.SignedOrder.job:type_name -> ferry.v1.JobSpec
-	26, // 14: ferry.v1.SignedOrder.issue_time:type_name -> google.protobuf.Timestamp
-	26, // 15: ferry.v1.WorkOrder.offer_expire_time:type_name -> google.protobuf.Timestamp
+	29, // 14: ferry.v1.SignedOrder.issue_time:type_name -> google.protobuf.Timestamp
+	29, // 15: ferry.v1.WorkOrder.offer_expire_time:type_name -> google.protobuf.Timestamp
 	5,  // 16: ferry.v1.WorkOrder.job:type_name -> ferry.v1.JobSpec
 	9,  // 17: ferry.v1.ClaimRunsRequest.claims:type_name -> ferry.v1.RunLease
-	26, // 18: ferry.v1.ClaimResult.lease_expire_time:type_name -> google.protobuf.Timestamp
+	29, // 18: ferry.v1.ClaimResult.lease_expire_time:type_name -> google.protobuf.Timestamp
 	11, // 19: ferry.v1.ClaimRunsResponse.results:type_name -> ferry.v1.ClaimResult
 	9,  // 20: ferry.v1.StateReport.lease:type_name -> ferry.v1.RunLease
 	0,  // 21: ferry.v1.StateReport.kind:type_name -> ferry.v1.ReportKind
@@ -1882,28 +2064,32 @@ var file_ferry_v1_agent_proto_depIdxs = []int32{
 	9,  // 24: ferry.v1.HeartbeatRequest.live:type_name -> ferry.v1.RunLease
 	9,  // 25: ferry.v1.HeartbeatResponse.lost:type_name -> ferry.v1.RunLease
 	8,  // 26: ferry.v1.HeartbeatResponse.cancel:type_name -> ferry.v1.CancelRequest
-	26, // 27: ferry.v1.HeartbeatResponse.lease_expire_time:type_name -> google.protobuf.Timestamp
-	28, // 28: ferry.v1.AgentLogLine.stream:type_name -> ferry.v1.LogStream
-	26, // 29: ferry.v1.AgentLogLine.time:type_name -> google.protobuf.Timestamp
+	29, // 27: ferry.v1.HeartbeatResponse.lease_expire_time:type_name -> google.protobuf.Timestamp
+	31, // 28: ferry.v1.AgentLogLine.stream:type_name -> ferry.v1.LogStream
+	29, // 29: ferry.v1.AgentLogLine.time:type_name -> google.protobuf.Timestamp
 	9,  // 30: ferry.v1.LogBatch.lease:type_name -> ferry.v1.RunLease
 	19, // 31: ferry.v1.LogBatch.lines:type_name -> ferry.v1.AgentLogLine
 	20, // 32: ferry.v1.SendLogsRequest.batches:type_name -> ferry.v1.LogBatch
 	9,  // 33: ferry.v1.SendLogsResponse.rejected:type_name -> ferry.v1.RunLease
-	1,  // 34: ferry.v1.AgentService.Subscribe:input_type -> ferry.v1.SubscribeRequest
-	10, // 35: ferry.v1.AgentService.ClaimRuns:input_type -> ferry.v1.ClaimRunsRequest
-	14, // 36: ferry.v1.AgentService.ReportStates:input_type -> ferry.v1.ReportStatesRequest
-	17, // 37: ferry.v1.AgentService.Heartbeat:input_type -> ferry.v1.HeartbeatRequest
-	21, // 38: ferry.v1.AgentService.SendLogs:input_type -> ferry.v1.SendLogsRequest
-	2,  // 39: ferry.v1.AgentService.Subscribe:output_type -> ferry.v1.SubscribeResponse
-	12, // 40: ferry.v1.AgentService.ClaimRuns:output_type -> ferry.v1.ClaimRunsResponse
-	16, // 41: ferry.v1.AgentService.ReportStates:output_type -> ferry.v1.ReportStatesResponse
-	18, // 42: ferry.v1.AgentService.Heartbeat:output_type -> ferry.v1.HeartbeatResponse
-	22, // 43: ferry.v1.AgentService.SendLogs:output_type -> ferry.v1.SendLogsResponse
-	39, // [39:44] is the sub-list for method output_type
-	34, // [34:39] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	9,  // 34: ferry.v1.GetLogCursorsRequest.leases:type_name -> ferry.v1.RunLease
+	24, // 35: ferry.v1.GetLogCursorsResponse.cursors:type_name -> ferry.v1.LogCursor
+	1,  // 36: ferry.v1.AgentService.Subscribe:input_type -> ferry.v1.SubscribeRequest
+	10, // 37: ferry.v1.AgentService.ClaimRuns:input_type -> ferry.v1.ClaimRunsRequest
+	14, // 38: ferry.v1.AgentService.ReportStates:input_type -> ferry.v1.ReportStatesRequest
+	17, // 39: ferry.v1.AgentService.Heartbeat:input_type -> ferry.v1.HeartbeatRequest
+	21, // 40: ferry.v1.AgentService.SendLogs:input_type -> ferry.v1.SendLogsRequest
+	23, // 41: ferry.v1.AgentService.GetLogCursors:input_type -> ferry.v1.GetLogCursorsRequest
+	2,  // 42: ferry.v1.AgentService.Subscribe:output_type -> ferry.v1.SubscribeResponse
+	12, // 43: ferry.v1.AgentService.ClaimRuns:output_type -> ferry.v1.ClaimRunsResponse
+	16, // 44: ferry.v1.AgentService.ReportStates:output_type -> ferry.v1.ReportStatesResponse
+	18, // 45: ferry.v1.AgentService.Heartbeat:output_type -> ferry.v1.HeartbeatResponse
+	22, // 46: ferry.v1.AgentService.SendLogs:output_type -> ferry.v1.SendLogsResponse
+	25, // 47: ferry.v1.AgentService.GetLogCursors:output_type -> ferry.v1.GetLogCursorsResponse
+	42, // [42:48] is the sub-list for method output_type
+	36, // [36:42] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_agent_proto_init() }
@@ -1927,7 +2113,7 @@ func file_ferry_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_agent_proto_rawDesc), len(file_ferry_v1_agent_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

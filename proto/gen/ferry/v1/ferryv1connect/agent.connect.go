@@ -44,6 +44,9 @@ const (
 	AgentServiceHeartbeatProcedure = "/ferry.v1.AgentService/Heartbeat"
 	// AgentServiceSendLogsProcedure is the fully-qualified name of the AgentService's SendLogs RPC.
 	AgentServiceSendLogsProcedure = "/ferry.v1.AgentService/SendLogs"
+	// AgentServiceGetLogCursorsProcedure is the fully-qualified name of the AgentService's
+	// GetLogCursors RPC.
+	AgentServiceGetLogCursorsProcedure = "/ferry.v1.AgentService/GetLogCursors"
 )
 
 // AgentServiceClient is a client for the ferry.v1.AgentService service.
@@ -60,6 +63,10 @@ type AgentServiceClient interface {
 	Heartbeat(context.Context, *connect.Request[v1.HeartbeatRequest]) (*connect.Response[v1.HeartbeatResponse], error)
 	// SendLogs stores batches of log lines; lines already stored are ignored.
 	SendLogs(context.Context, *connect.Request[v1.SendLogsRequest]) (*connect.Response[v1.SendLogsResponse], error)
+	// GetLogCursors says how far the stored logs of leased runs go, so an agent
+	// that restarted and re-adopted a run resumes its logs without a gap or a
+	// line twice.
+	GetLogCursors(context.Context, *connect.Request[v1.GetLogCursorsRequest]) (*connect.Response[v1.GetLogCursorsResponse], error)
 }
 
 // NewAgentServiceClient constructs a client for the ferry.v1.AgentService service. By default, it
@@ -103,16 +110,23 @@ func NewAgentServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(agentServiceMethods.ByName("SendLogs")),
 			connect.WithClientOptions(opts...),
 		),
+		getLogCursors: connect.NewClient[v1.GetLogCursorsRequest, v1.GetLogCursorsResponse](
+			httpClient,
+			baseURL+AgentServiceGetLogCursorsProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("GetLogCursors")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // agentServiceClient implements AgentServiceClient.
 type agentServiceClient struct {
-	subscribe    *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
-	claimRuns    *connect.Client[v1.ClaimRunsRequest, v1.ClaimRunsResponse]
-	reportStates *connect.Client[v1.ReportStatesRequest, v1.ReportStatesResponse]
-	heartbeat    *connect.Client[v1.HeartbeatRequest, v1.HeartbeatResponse]
-	sendLogs     *connect.Client[v1.SendLogsRequest, v1.SendLogsResponse]
+	subscribe     *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
+	claimRuns     *connect.Client[v1.ClaimRunsRequest, v1.ClaimRunsResponse]
+	reportStates  *connect.Client[v1.ReportStatesRequest, v1.ReportStatesResponse]
+	heartbeat     *connect.Client[v1.HeartbeatRequest, v1.HeartbeatResponse]
+	sendLogs      *connect.Client[v1.SendLogsRequest, v1.SendLogsResponse]
+	getLogCursors *connect.Client[v1.GetLogCursorsRequest, v1.GetLogCursorsResponse]
 }
 
 // Subscribe calls ferry.v1.AgentService.Subscribe.
@@ -140,6 +154,11 @@ func (c *agentServiceClient) SendLogs(ctx context.Context, req *connect.Request[
 	return c.sendLogs.CallUnary(ctx, req)
 }
 
+// GetLogCursors calls ferry.v1.AgentService.GetLogCursors.
+func (c *agentServiceClient) GetLogCursors(ctx context.Context, req *connect.Request[v1.GetLogCursorsRequest]) (*connect.Response[v1.GetLogCursorsResponse], error) {
+	return c.getLogCursors.CallUnary(ctx, req)
+}
+
 // AgentServiceHandler is an implementation of the ferry.v1.AgentService service.
 type AgentServiceHandler interface {
 	// Subscribe registers the agent and streams its orders until the agent
@@ -154,6 +173,10 @@ type AgentServiceHandler interface {
 	Heartbeat(context.Context, *connect.Request[v1.HeartbeatRequest]) (*connect.Response[v1.HeartbeatResponse], error)
 	// SendLogs stores batches of log lines; lines already stored are ignored.
 	SendLogs(context.Context, *connect.Request[v1.SendLogsRequest]) (*connect.Response[v1.SendLogsResponse], error)
+	// GetLogCursors says how far the stored logs of leased runs go, so an agent
+	// that restarted and re-adopted a run resumes its logs without a gap or a
+	// line twice.
+	GetLogCursors(context.Context, *connect.Request[v1.GetLogCursorsRequest]) (*connect.Response[v1.GetLogCursorsResponse], error)
 }
 
 // NewAgentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -193,6 +216,12 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(agentServiceMethods.ByName("SendLogs")),
 		connect.WithHandlerOptions(opts...),
 	)
+	agentServiceGetLogCursorsHandler := connect.NewUnaryHandler(
+		AgentServiceGetLogCursorsProcedure,
+		svc.GetLogCursors,
+		connect.WithSchema(agentServiceMethods.ByName("GetLogCursors")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/ferry.v1.AgentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AgentServiceSubscribeProcedure:
@@ -205,6 +234,8 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 			agentServiceHeartbeatHandler.ServeHTTP(w, r)
 		case AgentServiceSendLogsProcedure:
 			agentServiceSendLogsHandler.ServeHTTP(w, r)
+		case AgentServiceGetLogCursorsProcedure:
+			agentServiceGetLogCursorsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -232,4 +263,8 @@ func (UnimplementedAgentServiceHandler) Heartbeat(context.Context, *connect.Requ
 
 func (UnimplementedAgentServiceHandler) SendLogs(context.Context, *connect.Request[v1.SendLogsRequest]) (*connect.Response[v1.SendLogsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.AgentService.SendLogs is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) GetLogCursors(context.Context, *connect.Request[v1.GetLogCursorsRequest]) (*connect.Response[v1.GetLogCursorsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.AgentService.GetLogCursors is not implemented"))
 }
