@@ -142,10 +142,17 @@ func (s *Shipper) DroppedLines() int64 { return s.dropped.Load() }
 // Open returns the buffer of one run attempt. The caller must end it with
 // [Buffer.Close] or [Buffer.Discard].
 func (s *Shipper) Open(lease *ferryv1.RunLease) *Buffer {
+	return s.Resume(lease, 0)
+}
+
+// Resume returns the buffer of a run attempt whose lines up to lastSeq are
+// already stored, as after the agent restarted and re-adopted the run: its
+// lines are numbered from lastSeq+1.
+func (s *Shipper) Resume(lease *ferryv1.RunLease, lastSeq int64) *Buffer {
 	b := &Buffer{
 		s:       s,
 		lease:   lease,
-		nextSeq: 1,
+		nextSeq: lastSeq + 1,
 		room:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}

@@ -3,10 +3,13 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"maps"
 	"path/filepath"
+	"strings"
 
 	"github.com/ferryhq/ferry/agent/internal/conn"
 	"github.com/ferryhq/ferry/agent/internal/launch"
+	"github.com/ferryhq/ferry/agent/internal/mask"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
 
@@ -19,13 +22,17 @@ func (s *Supervisor) execute(ctx context.Context, r *run) {
 	expired := !s.clk.Now().Before(r.deadline)
 	abandoned, cancelReason, stopping := r.abandoned, r.cancelReason, s.stopping
 	launcher := s.launcher
-	launching := !expired && !abandoned && cancelReason == "" && !stopping
+	launching := !expired && !abandoned && cancelReason == "" && !stopping && r.refusal == ""
 	if launching {
 		r.logs = s.logs.Open(r.lease)
 	}
 	s.mu.Unlock()
 	switch {
 	case abandoned:
+		return
+	case r.refusal != "":
+		// Claimed only to record the refusal: the run ends FAILED (Rejected).
+		s.report(ctx, r, &ferryv1.StateReport{Kind: ferryv1.ReportKind_REPORT_KIND_REJECTED, Message: r.refusal})
 		return
 	case expired:
 		r.log.WarnContext(ctx, "run not launched: its lease expired before launch")
@@ -42,15 +49,30 @@ func (s *Supervisor) execute(ctx context.Context, r *run) {
 		return
 	}
 
-	h, err := launcher.Start(ctx, s.jobOf(r), r.logs)
+	if rep := s.admit(ctx, r); rep != nil {
+		s.finish(ctx, r, rep)
+		return
+	}
+	env, rep := s.resolveSecrets(ctx, r)
+	if rep != nil {
+		s.finish(ctx, r, rep)
+		return
+	}
+	var sink launch.LogSink = r.logs
+	if r.masker != nil {
+		sink = r.masker.Sink(r.logs)
+	}
+	job := s.jobOf(r)
+	job.Env = env
+	h, err := launcher.Start(ctx, job, sink)
 	if err != nil {
 		kind := ferryv1.ReportKind_REPORT_KIND_CRASHED
 		if errors.Is(err, launch.ErrInvalidJob) {
 			kind = ferryv1.ReportKind_REPORT_KIND_FAILED
 		}
 		msg := "launch failed: " + err.Error()
-		r.log.WarnContext(ctx, "run launch failed", "error", err)
-		r.logs.Line(launch.LogLine{Stream: launch.StreamSystem, Text: msg, Time: s.clk.Now()})
+		r.log.WarnContext(ctx, "run launch failed", "error", r.masker.MaskError(err))
+		r.logs.Line(launch.LogLine{Stream: launch.StreamSystem, Text: r.masker.MaskString(msg), Time: s.clk.Now()})
 		s.finish(ctx, r, &ferryv1.StateReport{Kind: kind, Message: msg})
 		return
 	}
@@ -68,6 +90,12 @@ func (s *Supervisor) execute(ctx context.Context, r *run) {
 	case shutdown:
 		s.stop(h, "agent shutting down")
 	}
+	s.supervise(ctx, r, h)
+}
+
+// supervise reports a launched run started, waits for it and reports how it
+// ended.
+func (s *Supervisor) supervise(ctx context.Context, r *run, h launch.Handle) {
 	r.log.InfoContext(ctx, "run started", "infrastructure_id", h.InfrastructureID())
 	s.report(ctx, r, &ferryv1.StateReport{
 		Kind:             ferryv1.ReportKind_REPORT_KIND_STARTED,
@@ -95,17 +123,112 @@ func (s *Supervisor) jobOf(r *run) launch.Job {
 	case !filepath.IsAbs(dir) && s.cfg.WorkDir != "":
 		dir = filepath.Join(s.cfg.WorkDir, dir)
 	}
+	stopGrace := s.cfg.StopGrace
+	if g := spec.GetContainer().GetStopGrace(); g != nil && g.AsDuration() > 0 {
+		stopGrace = g.AsDuration()
+	}
 	return launch.Job{
 		RunID:          r.key.runID,
 		Attempt:        r.key.attempt,
+		LeaseToken:     r.lease.GetLeaseToken(),
 		DeploymentName: spec.GetDeployment(),
 		Command:        spec.GetCommand(),
 		Env:            spec.GetEnv(),
 		WorkingDir:     dir,
 		ParametersJSON: spec.GetParameters(),
 		Timeout:        spec.GetTimeout().AsDuration(),
-		StopGrace:      s.cfg.StopGrace,
+		StopGrace:      stopGrace,
+		Image:          spec.GetImage(),
+		Container:      containerOf(spec.GetContainer()),
 	}
+}
+
+// containerOf converts the proto container settings to the launcher's.
+func containerOf(c *ferryv1.ContainerSpec) launch.Container {
+	out := launch.Container{
+		User:          c.GetUser(),
+		MilliCPUs:     c.GetMilliCpus(),
+		MemoryBytes:   c.GetMemoryBytes(),
+		Network:       c.GetNetwork(),
+		Privileged:    c.GetPrivileged(),
+		Labels:        c.GetLabels(),
+		KeepContainer: c.GetKeepContainer(),
+	}
+	switch c.GetPullPolicy() {
+	case ferryv1.PullPolicy_PULL_POLICY_ALWAYS:
+		out.PullPolicy = launch.PullAlways
+	case ferryv1.PullPolicy_PULL_POLICY_NEVER:
+		out.PullPolicy = launch.PullNever
+	default:
+		out.PullPolicy = launch.PullIfNotPresent
+	}
+	for _, m := range c.GetMounts() {
+		out.Mounts = append(out.Mounts, launch.Mount{Source: m.GetSource(), Target: m.GetTarget(), ReadOnly: m.GetReadOnly()})
+	}
+	return out
+}
+
+// admit evaluates the agent's policy on the run's job. It returns the
+// rejection to report, or nil when the job may run.
+func (s *Supervisor) admit(ctx context.Context, r *run) *ferryv1.StateReport {
+	if s.cfg.Policy == nil {
+		return nil
+	}
+	denials, err := s.cfg.Policy.Evaluate(ctx, r.key.runID, r.key.attempt, r.job)
+	if err != nil {
+		denials = append(denials, "agent policy could not be evaluated: "+err.Error())
+	}
+	if len(denials) == 0 {
+		return nil
+	}
+	msg := "denied by agent policy: " + strings.Join(denials, "; ")
+	r.log.WarnContext(ctx, "run denied by agent policy", "denials", denials)
+	r.logs.Line(launch.LogLine{Stream: launch.StreamSystem, Text: msg, Time: s.clk.Now()})
+	return &ferryv1.StateReport{Kind: ferryv1.ReportKind_REPORT_KIND_REJECTED, Message: msg}
+}
+
+// resolveSecrets resolves the job's secret references and returns the
+// environment of the run. It registers the values for masking. On failure
+// it returns the report that fails the run; nothing is launched.
+func (s *Supervisor) resolveSecrets(ctx context.Context, r *run) (map[string]string, *ferryv1.StateReport) {
+	env := maps.Clone(r.job.GetEnv())
+	refs := r.job.GetSecrets()
+	if len(refs) == 0 {
+		return env, nil
+	}
+	fail := func(msg string) (map[string]string, *ferryv1.StateReport) {
+		r.log.WarnContext(ctx, "run not launched", "error", msg)
+		r.logs.Line(launch.LogLine{Stream: launch.StreamSystem, Text: msg, Time: s.clk.Now()})
+		return nil, &ferryv1.StateReport{Kind: ferryv1.ReportKind_REPORT_KIND_FAILED, Message: msg}
+	}
+	if s.cfg.Secrets == nil {
+		return fail("the job refers to secrets, but this agent resolves none")
+	}
+	values, err := s.cfg.Secrets.Resolve(ctx, refs)
+	if err != nil {
+		// Resolver errors name variables and references, never values.
+		return fail("could not resolve the job's secrets: " + err.Error())
+	}
+	minLen := s.cfg.MinMaskLen
+	if minLen <= 0 {
+		minLen = mask.DefaultMinLen
+	}
+	masker, warnings := mask.New(values, minLen)
+	s.mu.Lock()
+	r.masker = masker
+	s.mu.Unlock()
+	s.cfg.Masks.Add(r.key.String(), values)
+	for _, w := range warnings {
+		r.log.WarnContext(ctx, "secret not masked", "warning", w)
+		r.logs.Line(launch.LogLine{Stream: launch.StreamSystem, Text: "warning: " + w, Time: s.clk.Now()})
+	}
+	if env == nil {
+		env = make(map[string]string, len(values))
+	}
+	for name, v := range values {
+		env[name] = v
+	}
+	return env, nil
 }
 
 // reportOf turns an outcome into the final report.
@@ -162,7 +285,10 @@ func (s *Supervisor) finish(ctx context.Context, r *run, rep *ferryv1.StateRepor
 // cancellation is pending.
 func (s *Supervisor) report(ctx context.Context, r *run, rep *ferryv1.StateReport) bool {
 	rep.Lease = r.lease
-	rep.Message = truncate(rep.GetMessage(), maxMessageBytes)
+	s.mu.Lock()
+	masker := r.masker
+	s.mu.Unlock()
+	rep.Message = truncate(masker.MaskString(s.cfg.Masks.MaskString(rep.GetMessage())), maxMessageBytes)
 	results, err := s.conn.ReportStates(ctx, []*ferryv1.StateReport{rep})
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, conn.ErrUnauthorized) {

@@ -16,6 +16,8 @@ import (
 	"github.com/ferryhq/ferry/agent/internal/conn"
 	"github.com/ferryhq/ferry/agent/internal/launch"
 	"github.com/ferryhq/ferry/agent/internal/logbuf"
+	"github.com/ferryhq/ferry/agent/internal/mask"
+	"github.com/ferryhq/ferry/agent/internal/verify"
 	"github.com/ferryhq/ferry/internal/clock"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
@@ -80,6 +82,37 @@ type Config struct {
 	// Clock measures leases and intervals; nil means the real clock, whose
 	// readings are monotonic.
 	Clock clock.Clock
+	// Verifier checks the control plane's signature on every work order; an
+	// order it refuses is claimed and reported REJECTED, and never launched.
+	// Nil accepts unsigned orders, which only an operator's explicit choice
+	// for development may allow.
+	Verifier *verify.Verifier
+	// Policy is the agent's local policy, evaluated before every launch; a
+	// denial makes the run FAILED (Rejected). Nil allows every order.
+	Policy Policy
+	// Secrets resolves the secret references of a job at launch. Nil refuses
+	// every job that has secret references.
+	Secrets SecretResolver
+	// Masks receives each run's resolved secrets while the run is held, so
+	// the agent's own logs are masked too; nil keeps none.
+	Masks *mask.Registry
+	// MinMaskLen is the shortest secret value masked in run logs; shorter
+	// values are left alone with a warning. Default mask.DefaultMinLen.
+	MinMaskLen int
+}
+
+// Policy decides whether a job may run on this agent.
+type Policy interface {
+	// Evaluate returns the reasons the job is denied; none means allowed.
+	// An error means the decision could not be made, which denies too.
+	Evaluate(ctx context.Context, runID string, attempt int32, job *ferryv1.JobSpec) (denials []string, err error)
+}
+
+// SecretResolver resolves secret references from the agent's own sources.
+type SecretResolver interface {
+	// Resolve maps each environment variable name of refs to the value of
+	// its reference.
+	Resolve(ctx context.Context, refs map[string]string) (map[string]string, error)
 }
 
 // Stats is a snapshot of the supervisor's counters, for metrics.
@@ -121,12 +154,17 @@ type Supervisor struct {
 	draining          bool
 	stopping          bool // the shutdown grace is over
 	runs              map[runKey]*run
+	agentID           string // from the Welcome; orders must be signed for it
+	pool              string
+	adopted           bool // survivors of an earlier life were handled
 }
 
 type runKey struct {
 	runID   string
 	attempt int32
 }
+
+func (k runKey) String() string { return fmt.Sprintf("%s/%d", k.runID, k.attempt) }
 
 // run is one attempt the agent holds. Fields below mu are guarded by
 // Supervisor.mu.
@@ -144,6 +182,9 @@ type run struct {
 	cancelReason string // set when a cancel was requested
 	shutdown     bool   // stopped because the agent shuts down
 	abandoned    bool   // the lease is gone: stop, report nothing more
+	refusal      string // why the order was refused; reported once claimed
+	masker       *mask.Masker
+	survivor     *launch.Survivor // set for a run re-adopted after a restart
 }
 
 // New returns a supervisor. It returns an error when cfg lacks a connection
@@ -315,6 +356,13 @@ func (s *Supervisor) welcome(ctx context.Context, w *ferryv1.Welcome) error {
 		return fmt.Errorf("%w: pool type changed from %q to %q; restart the agent",
 			ErrUnsupportedPool, s.poolType, w.GetPoolType())
 	}
+	s.agentID, s.pool = w.GetAgentId(), w.GetPool()
+	if !s.adopted {
+		s.adopted = true
+		if a, ok := s.launcher.(launch.Adopter); ok {
+			s.wg.Go(func() { s.adopt(ctx, a) })
+		}
+	}
 	s.heartbeatInterval = positiveOr(w.GetHeartbeatInterval().AsDuration(), defaultHeartbeatInterval)
 	s.leaseDuration = positiveOr(w.GetLeaseDuration().AsDuration(), defaultLeaseDuration)
 	if s.heartbeatInterval >= s.leaseDuration {
@@ -363,13 +411,28 @@ func (s *Supervisor) accept(ctx context.Context, orders []*ferryv1.WorkOrder) {
 			s.log.WarnContext(ctx, "work order ignored: no job", "run_id", k.runID, "attempt", k.attempt)
 			continue
 		}
+		job, refusal := o.GetJob(), ""
+		if s.cfg.Verifier != nil {
+			signed, err := s.cfg.Verifier.Verify(o, s.agentID, s.clk.Now())
+			switch {
+			case err != nil:
+				refusal = "work order refused: " + err.Error()
+				s.log.WarnContext(ctx, "work order refused", "run_id", k.runID, "attempt", k.attempt, "error", err)
+			case signed.GetRunId() != k.runID || signed.GetAttempt() != k.attempt || signed.GetLeaseToken() != o.GetLeaseToken():
+				refusal = "work order refused: its clear fields differ from the signed order"
+				s.log.WarnContext(ctx, "work order refused", "run_id", k.runID, "attempt", k.attempt, "error", refusal)
+			default:
+				job = signed.GetJob()
+			}
+		}
 		runCtx, cancel := context.WithCancelCause(ctx)
 		r := &run{
-			key:    k,
-			lease:  &ferryv1.RunLease{RunId: k.runID, Attempt: k.attempt, LeaseToken: o.GetLeaseToken()},
-			job:    o.GetJob(),
-			log:    s.log.With("run_id", k.runID, "attempt", k.attempt),
-			cancel: cancel,
+			key:     k,
+			lease:   &ferryv1.RunLease{RunId: k.runID, Attempt: k.attempt, LeaseToken: o.GetLeaseToken()},
+			job:     job,
+			log:     s.log.With("run_id", k.runID, "attempt", k.attempt),
+			cancel:  cancel,
+			refusal: refusal,
 		}
 		s.runs[k] = r
 		batch = append(batch, claim{ctx: runCtx, r: r})
@@ -435,6 +498,7 @@ func (s *Supervisor) forget(r *run) {
 	s.mu.Lock()
 	delete(s.runs, r.key)
 	s.mu.Unlock()
+	s.cfg.Masks.Remove(r.key.String())
 	r.cancel(nil)
 	select {
 	case s.removed <- struct{}{}:
