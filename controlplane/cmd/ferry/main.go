@@ -75,6 +75,8 @@ func serverCommand() cli.Command {
 			fs.SetOutput(env.Stderr)
 			addr := fs.String("addr", envOr(env.Getenv, "FERRY_ADDR", "127.0.0.1:8080"), "listen address (FERRY_ADDR)")
 			dataDir, dbURL, logLevel := dbFlags(fs, env.Getenv)
+			kekFile := fs.String("signing-kek-file", env.Getenv("FERRY_SIGNING_KEK_FILE"),
+				"file holding the 32-byte key that seals the work-order signing keys; default <data-dir>/signing-kek, created on first start; give every replica the same file (FERRY_SIGNING_KEK_FILE)")
 			leaseDur := fs.Duration("lease-duration", durationEnv(env.Getenv, "FERRY_LEASE_DURATION", 30*time.Second), "how long a run's lease lasts without a heartbeat (FERRY_LEASE_DURATION)")
 			if err := fs.Parse(args); err != nil {
 				return &cli.ExitError{Code: 2}
@@ -84,7 +86,7 @@ func serverCommand() cli.Command {
 				return err
 			}
 			return server.Run(ctx, server.Config{
-				Addr: *addr, DataDir: *dataDir, DatabaseURL: *dbURL, LeaseDuration: *leaseDur,
+				Addr: *addr, DataDir: *dataDir, DatabaseURL: *dbURL, LeaseDuration: *leaseDur, SigningKEKFile: *kekFile,
 				KeepaliveInterval: durationEnv(env.Getenv, "FERRY_KEEPALIVE_INTERVAL", 0),
 				OfferTTL:          durationEnv(env.Getenv, "FERRY_OFFER_TTL", 0),
 			}, log)
