@@ -13,6 +13,7 @@ package agenttest
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -53,7 +55,14 @@ type Options struct {
 	// RefuseReports answers every state report with accepted=false and
 	// stop=true, as for a lease that is no longer the agent's.
 	RefuseReports bool
+	// SigningKey, when set, signs every offered order as the control plane
+	// does, under KeyID.
+	SigningKey ed25519.PrivateKey
+	KeyID      string
 }
+
+// AgentID is the agent id the server announces in its Welcome.
+const AgentID = "agent-1"
 
 // Server is the fake control plane. Its methods are safe for concurrent use.
 type Server struct {
@@ -225,6 +234,9 @@ func (s *Server) OfferAll(t *testing.T, jobs ...*ferryv1.JobSpec) []*ferryv1.Wor
 			OfferExpireTime: timestamppb.New(time.Now().Add(time.Minute)),
 			Job:             job,
 		}
+		if s.opts.SigningKey != nil {
+			sign(t, o, s.opts.SigningKey, s.opts.KeyID)
+		}
 		s.runs[o.RunId] = &Run{Order: o, seen: map[int64]bool{}}
 		orders = append(orders, o)
 	}
@@ -234,6 +246,57 @@ func (s *Server) OfferAll(t *testing.T, jobs ...*ferryv1.JobSpec) []*ferryv1.Wor
 		}
 	}
 	return orders
+}
+
+// OfferOrder pushes a prepared order, such as a forged or altered one, and
+// records its run.
+func (s *Server) OfferOrder(t *testing.T, o *ferryv1.WorkOrder) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o.GetLeaseToken() > s.nextToken {
+		s.nextToken = o.GetLeaseToken()
+	}
+	s.runs[o.GetRunId()] = &Run{Order: o, seen: map[int64]bool{}}
+	if !s.pushLocked(&ferryv1.SubscribeResponse{Message: &ferryv1.SubscribeResponse_WorkOrder{WorkOrder: o}}) {
+		t.Fatal("agenttest: no stream open to offer a run on")
+	}
+}
+
+// NewOrder returns an order for job with a fresh run id and lease token,
+// signed with key when key is not nil; it is not offered.
+func (s *Server) NewOrder(t *testing.T, job *ferryv1.JobSpec, key ed25519.PrivateKey, keyID string) *ferryv1.WorkOrder {
+	t.Helper()
+	s.mu.Lock()
+	s.nextToken++
+	tok := s.nextToken
+	s.mu.Unlock()
+	o := &ferryv1.WorkOrder{
+		RunId:           uuid.NewString(),
+		Attempt:         1,
+		LeaseToken:      tok,
+		OfferExpireTime: timestamppb.New(time.Now().Add(time.Minute)),
+		Job:             job,
+	}
+	if key != nil {
+		sign(t, o, key, keyID)
+	}
+	return o
+}
+
+// sign fills the order's signed form as the control plane's signer does.
+func sign(t *testing.T, o *ferryv1.WorkOrder, key ed25519.PrivateKey, keyID string) {
+	t.Helper()
+	signed := &ferryv1.SignedOrder{
+		RunId: o.GetRunId(), Attempt: o.GetAttempt(), LeaseToken: o.GetLeaseToken(),
+		ExpireTime: o.GetOfferExpireTime(), Job: o.GetJob(), AgentId: AgentID,
+		IssueTime: timestamppb.Now(),
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(signed)
+	if err != nil {
+		t.Fatalf("agenttest: marshal signed order: %v", err)
+	}
+	o.SignedOrder, o.Signature, o.KeyId = b, ed25519.Sign(key, b), keyID
 }
 
 // CancelOnStream pushes a cancel request for the run on the open stream.
@@ -376,7 +439,7 @@ func (s *Server) Subscribe(
 	s.session = uuid.NewString()
 	s.subscribes = append(s.subscribes, req.Msg)
 	welcome := &ferryv1.Welcome{
-		AgentId:           "agent-1",
+		AgentId:           AgentID,
 		SessionId:         s.session,
 		Pool:              "test-pool",
 		PoolType:          s.opts.PoolType,
