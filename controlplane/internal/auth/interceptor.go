@@ -25,6 +25,10 @@ type Authenticator struct {
 	q     db.Querier
 	clock clock.Clock
 
+	// Observe, when set, is told the principal of every authenticated call,
+	// so the call's record (authorization, audit) learns who made it.
+	Observe func(ctx context.Context, p Principal)
+
 	mu    sync.Mutex
 	cache map[string]cached
 }
@@ -159,6 +163,9 @@ func (i interceptor) authenticate(ctx context.Context, procedure, header string)
 		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("AgentService needs an agent token, not an API key"))
 	case !agentCall && p.Kind == KindAgent:
 		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("an agent token may only call AgentService"))
+	}
+	if i.a.Observe != nil {
+		i.a.Observe(ctx, p)
 	}
 	return WithPrincipal(ctx, p), nil
 }
