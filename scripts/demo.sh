@@ -52,9 +52,13 @@ if [ ! -s "$TOKEN_FILE" ]; then
 	(umask 077; bin/ferry agent token create --pool local --name demo-agent 2>/dev/null >"$TOKEN_FILE")
 fi
 
+# The agent runs only work orders signed with a key it trusts.
+echo "demo: saving the control plane's work-order signing keys for the agent"
+bin/ferry keys ls --output agent >"$DATA/trusted-keys"
+
 echo "demo: starting an agent for pool \"local\""
 bin/ferry-agent --server "$FERRY_SERVER" --token-file "$TOKEN_FILE" --name demo-agent --capacity 4 \
-	2>"$DATA/agent.log" &
+	--trusted-keys-file "$DATA/trusted-keys" 2>"$DATA/agent.log" &
 pids+=($!)
 
 echo "demo: running the pipeline (live state and logs follow)"

@@ -1,14 +1,19 @@
 // Command ferry-agent runs Ferry's work in a customer network. It dials out
-// to the control plane, receives work orders for its pool, launches each run
-// and reports what happens to it. It listens on no port unless
-// --metrics-addr is given.
+// to the control plane, receives work orders for its pool, checks each
+// order's signature and the agent's local policy, launches the run and
+// reports what happens to it. It listens on no port unless --metrics-addr
+// is given.
 //
-// Configuration comes from flags and FERRY_* environment variables; run
-// ferry-agent -h for the list. Logs are JSON lines on standard error.
+// Configuration comes from flags, FERRY_* environment variables and a YAML
+// config file (--config), in that order of precedence; run ferry-agent -h
+// for the list. `ferry-agent check` tests the configuration, the control
+// plane, the token, the trusted keys, Docker and the policy, and says what
+// to fix. Logs are JSON lines on standard error, with the secrets of the
+// runs the agent holds masked.
 //
 // Exit status: 0 after a graceful shutdown (SIGTERM or SIGINT), 1 when the
 // agent cannot go on (token refused, unsupported pool type, bad
-// configuration at start), 2 for a usage error.
+// configuration at start) or a check failed, 2 for a usage error.
 package main
 
 import (
@@ -30,6 +35,8 @@ import (
 	"github.com/ferryhq/ferry/agent/internal/health"
 	"github.com/ferryhq/ferry/agent/internal/launch"
 	"github.com/ferryhq/ferry/agent/internal/launch/process"
+	"github.com/ferryhq/ferry/agent/internal/mask"
+	"github.com/ferryhq/ferry/agent/internal/secrets"
 	"github.com/ferryhq/ferry/agent/internal/supervisor"
 )
 
@@ -48,6 +55,9 @@ func main() {
 
 // run is the whole agent; ctx ending starts the graceful shutdown.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(ctx, args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -60,8 +70,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	}
 
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	if err := serve(ctx, cfg, logger); err != nil {
+	// Every record of the agent's own log is masked with the secrets of the
+	// runs it holds at that moment.
+	masks := mask.NewRegistry(cfg.secrets.minMaskLength)
+	handler := slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel})
+	logger := slog.New(masks.Handler(handler))
+	if err := serve(ctx, cfg, masks, logger); err != nil {
 		logger.ErrorContext(ctx, "agent stopped", "error", err)
 		return 1
 	}
@@ -69,7 +83,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // serve wires the agent and runs it until ctx ends or it cannot go on.
-func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg config, masks *mask.Registry, logger *slog.Logger) error {
+	verifier, err := newVerifier(cfg)
+	if err != nil {
+		return err
+	}
+	if verifier == nil {
+		logger.WarnContext(ctx, "unsigned work orders allowed", "warning", unsignedWarning)
+	}
+	pol, err := newPolicy(ctx, cfg)
+	if err != nil {
+		return err
+	}
+
+	launchLog := logger.With("component", "launch")
+	processLauncher, err := process.New(process.Config{Logger: launchLog})
+	if err != nil {
+		return err
+	}
+	launchers := map[string]launch.Launcher{"process": processLauncher}
+	dockerLauncher, err := newDockerLauncher(cfg, launchLog)
+	switch {
+	case err == nil:
+		launchers["docker"] = dockerLauncher
+		defer func() { _ = dockerLauncher.Close() }()
+	case cfg.docker.configured:
+		return err
+	default:
+		// Only docker pools need the engine; the agent may well serve a
+		// process pool on a host whose Docker settings are broken.
+		logger.WarnContext(ctx, "docker pools unavailable", "error", err)
+	}
+
 	client, err := conn.New(conn.Config{
 		ServerURL:    cfg.server,
 		Token:        cfg.token,
@@ -82,17 +127,23 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	launcher, err := process.New(process.Config{Logger: logger.With("component", "launch")})
-	if err != nil {
-		return err
-	}
 	sup, err := supervisor.New(supervisor.Config{
 		Conn:          client,
-		Launchers:     map[string]launch.Launcher{"process": launcher},
+		Launchers:     launchers, // the Welcome's pool type picks one
 		Capacity:      cfg.capacity,
 		WorkDir:       cfg.workDir,
 		ShutdownGrace: cfg.shutdownGrace,
 		Logger:        logger,
+		Verifier:      verifier,
+		Policy: orderPolicy{
+			policy:    pol,
+			agentName: cfg.name,
+			unsigned:  verifier == nil,
+			log:       logger.With("component", "supervisor"),
+		},
+		Secrets:    secrets.New(secrets.Config{AWSEndpoint: cfg.secrets.awsEndpoint}),
+		Masks:      masks,
+		MinMaskLen: cfg.secrets.minMaskLength,
 	})
 	if err != nil {
 		return err
@@ -106,15 +157,18 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		defer stopMetrics()
 	}
 
-	logger.InfoContext(ctx, "agent starting", "name", cfg.name, "version", agentVersion(),
-		"server", cfg.server, "capacity", cfg.capacity)
+	attrs := []any{"name", cfg.name, "version", agentVersion(), "server", cfg.server, "capacity", cfg.capacity}
+	if verifier != nil {
+		attrs = append(attrs, "trusted_keys", verifier.KeyIDs())
+	}
+	logger.InfoContext(ctx, "agent starting", attrs...)
 	err = sup.Run(ctx)
 	switch {
 	case errors.Is(err, conn.ErrUnauthorized):
 		return fmt.Errorf("the control plane refused the agent token (revoked, expired or wrong); "+
-			"issue a new token with 'ferry agent token' and restart the agent: %w", err)
+			"issue a new token with 'ferry agent token create' and restart the agent: %w", err)
 	case errors.Is(err, supervisor.ErrUnsupportedPool):
-		return fmt.Errorf("this agent supports only process pools: %w", err)
+		return fmt.Errorf("this agent runs process and docker pools only: %w", err)
 	}
 	return err
 }
