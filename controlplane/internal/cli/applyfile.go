@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/ferryhq/ferry/internal/secretref"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
 
@@ -281,6 +282,8 @@ func (p *fileParser) deployment(n *yaml.Node) *ferryv1.ApplyDeploymentRequest {
 		"tags":               func(v *yaml.Node) { spec.Tags = p.tags(v) },
 		"priority":           func(v *yaml.Node) { spec.Priority = p.int32In(v, "priority", -1000, 1000) },
 		"image":              func(v *yaml.Node) { spec.Image = p.text(v, "image", 512) },
+		"secrets":            func(v *yaml.Node) { spec.Secrets = p.secrets(v) },
+		"container":          func(v *yaml.Node) { spec.Container = p.container(v, what) },
 	})
 	if p.deref(n).Kind != yaml.MappingNode {
 		return req
@@ -434,6 +437,129 @@ func (p *fileParser) env(n *yaml.Node) map[string]string {
 		p.errorf(n, "env has %d variables; the limit is 256", len(out))
 	}
 	return out
+}
+
+// secrets decodes a mapping of environment variable names to secret
+// references, checking each reference's syntax as the server does.
+func (p *fileParser) secrets(n *yaml.Node) map[string]string {
+	n = p.deref(n)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "secrets must be a mapping of NAME: reference (env://, file://, aws-sm://, aws-ssm://)")
+		return nil
+	}
+	out := map[string]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := p.deref(n.Content[i])
+		if k.Kind != yaml.ScalarNode || !envNameRE.MatchString(k.Value) {
+			p.errorf(k, "secrets: %q is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", k.Value)
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			p.errorf(k, "secrets: %s is set twice", k.Value)
+			continue
+		}
+		ref := p.text(n.Content[i+1], "secrets "+k.Value, secretref.MaxLen)
+		if _, err := secretref.Parse(ref); err != nil {
+			p.errorf(n.Content[i+1], "secrets %s: %v", k.Value, err)
+			continue
+		}
+		out[k.Value] = ref
+	}
+	if len(out) > 64 {
+		p.errorf(n, "secrets has %d entries; the limit is 64", len(out))
+	}
+	return out
+}
+
+// container decodes the container settings of docker and ecs pools.
+func (p *fileParser) container(n *yaml.Node, what string) *ferryv1.ContainerSpec {
+	c := &ferryv1.ContainerSpec{}
+	p.fields(n, what+" container", map[string]fieldFunc{
+		"pull_policy":    func(v *yaml.Node) { c.PullPolicy = p.pullPolicy(v) },
+		"user":           func(v *yaml.Node) { c.User = p.text(v, "container.user", 64) },
+		"milli_cpus":     func(v *yaml.Node) { c.MilliCpus = p.int32In(v, "container.milli_cpus", 0, 256000) },
+		"memory_bytes":   func(v *yaml.Node) { c.MemoryBytes = p.int64In(v, "container.memory_bytes", 0, 1<<40) },
+		"network":        func(v *yaml.Node) { c.Network = p.text(v, "container.network", 128) },
+		"privileged":     func(v *yaml.Node) { c.Privileged = p.boolean(v, "container.privileged") },
+		"labels":         func(v *yaml.Node) { c.Labels = p.labels(v) },
+		"stop_grace":     func(v *yaml.Node) { c.StopGrace = p.duration(v, "container.stop_grace") },
+		"keep_container": func(v *yaml.Node) { c.KeepContainer = p.boolean(v, "container.keep_container") },
+		"mounts": func(v *yaml.Node) {
+			v = p.deref(v)
+			if v.Kind != yaml.SequenceNode {
+				p.errorf(v, "container.mounts must be a list of {source, target, read_only}")
+				return
+			}
+			for _, item := range v.Content {
+				m := &ferryv1.Mount{}
+				p.fields(item, "mount", map[string]fieldFunc{
+					"source":    func(x *yaml.Node) { m.Source = p.text(x, "mount.source", 1024) },
+					"target":    func(x *yaml.Node) { m.Target = p.text(x, "mount.target", 1024) },
+					"read_only": func(x *yaml.Node) { m.ReadOnly = p.boolean(x, "mount.read_only") },
+				})
+				if m.Source == "" || m.Target == "" {
+					p.errorf(item, "mount: source and target are required")
+				}
+				c.Mounts = append(c.Mounts, m)
+			}
+		},
+	})
+	return c
+}
+
+func (p *fileParser) pullPolicy(n *yaml.Node) ferryv1.PullPolicy {
+	switch v := p.text(n, "container.pull_policy", 32); strings.ToLower(v) {
+	case "", "if-not-present", "if_not_present":
+		return ferryv1.PullPolicy_PULL_POLICY_IF_NOT_PRESENT
+	case "always":
+		return ferryv1.PullPolicy_PULL_POLICY_ALWAYS
+	case "never":
+		return ferryv1.PullPolicy_PULL_POLICY_NEVER
+	default:
+		p.errorf(n, "container.pull_policy must be always, if-not-present or never, not %q", v)
+	}
+	return ferryv1.PullPolicy_PULL_POLICY_UNSPECIFIED
+}
+
+// labels decodes a mapping of container labels.
+func (p *fileParser) labels(n *yaml.Node) map[string]string {
+	n = p.deref(n)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "container.labels must be a mapping of key: value")
+		return nil
+	}
+	out := map[string]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := p.text(n.Content[i], "container.labels key", 256)
+		out[k] = p.text(n.Content[i+1], "container.labels "+k, 256)
+	}
+	if len(out) > 32 {
+		p.errorf(n, "container.labels has %d entries; the limit is 32", len(out))
+	}
+	return out
+}
+
+func (p *fileParser) int64In(n *yaml.Node, field string, lo, hi int64) int64 {
+	n, ok := p.scalar(n, field, "a whole number")
+	if !ok || isNull(n) {
+		return 0
+	}
+	var v int64
+	if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+		p.errorf(n, "%s must be a whole number, not %q", field, n.Value)
+		return 0
+	}
+	if v < lo || v > hi {
+		p.errorf(n, "%s must be between %d and %d, not %d", field, lo, hi, v)
+		return 0
+	}
+	return v
 }
 
 func (p *fileParser) poolType(n *yaml.Node) ferryv1.WorkPoolType {
