@@ -17,3 +17,9 @@ RETURNING *;
 -- name: AgentTokenTouch :exec
 UPDATE agent_tokens SET last_use_time = @now::timestamptz
 WHERE id = @id AND (last_use_time IS NULL OR last_use_time < @stale_before::timestamptz);
+
+-- name: AgentTokenRehash :exec
+-- AgentTokenRehash upgrades a version 1 (SHA-256) hash to the keyed hash
+-- once the token was verified.
+UPDATE agent_tokens SET secret_hash = @secret_hash, hash_version = 2
+WHERE id = @id AND hash_version = 1;

@@ -10,6 +10,8 @@
 //	e2e_throughput_runs_per_s   creation to COMPLETED, several agents
 //	log_ingest_lines_per_s      SendLogs, batches of 1,000 lines
 //	bulk_create_runs_per_s      CreateRuns, batches of 1,000
+//	docker_launch_overhead_p50_ms  a Ferry run of a no-op container less
+//	                            `docker run --rm` of it (needs dockerd)
 //
 // Lines starting with "#" describe the machine and the settings. The driver
 // runs on the same machine as the server and competes with it for CPU.
@@ -57,12 +59,16 @@ type config struct {
 	createRuns    int
 	createBatch   int
 	createWorkers int
+
+	agent      string
+	dockerHost string
+	dockerRuns int
 }
 
 // allPhases lists the phases in the order they run: memory first, on a
 // server that has done little else, and bulk creation last, so the runs it
 // leaves waiting do not weigh on the others.
-var allPhases = []string{"memory", "latency", "e2e", "logs", "create"}
+var allPhases = []string{"memory", "latency", "e2e", "logs", "docker", "create"}
 
 func main() {
 	var cfg config
@@ -83,6 +89,9 @@ func main() {
 	flag.IntVar(&cfg.createRuns, "create-runs", 30_000, "runs created by the bulk creation phase")
 	flag.IntVar(&cfg.createBatch, "create-batch", 1000, "runs per CreateRuns call in the bulk creation phase")
 	flag.IntVar(&cfg.createWorkers, "create-workers", 2, "concurrent CreateRuns callers in the bulk creation phase")
+	flag.StringVar(&cfg.agent, "agent", "bin/ferry-agent", "path of the ferry-agent binary the docker phase runs")
+	flag.StringVar(&cfg.dockerHost, "docker-host", "", "Docker engine of the docker phase, such as unix:///run/docker.sock; empty starts a private dockerd")
+	flag.IntVar(&cfg.dockerRuns, "docker-runs", 30, "sequential runs of each kind timed by the docker phase")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -205,6 +214,7 @@ var phaseFuncs = map[string]func(context.Context, *env) error{
 	"latency": latencyPhase,
 	"e2e":     e2ePhase,
 	"logs":    logsPhase,
+	"docker":  dockerPhase,
 	"create":  createPhase,
 }
 

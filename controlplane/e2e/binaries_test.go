@@ -280,18 +280,41 @@ func (rp *realPlane) apply(t *testing.T, yaml string) {
 	rp.mustCLI(t, "apply", "-f", path)
 }
 
-// startAgent issues a token for pool and starts ferry-agent with it.
+// startAgent issues a token for pool and starts ferry-agent with it,
+// trusting the server's work-order signing keys.
 func (rp *realPlane) startAgent(t *testing.T, pool, name string, capacity int) *proc {
+	t.Helper()
+	tokenFile := rp.agentToken(t, pool, name)
+	return startProc(t, rp.logs, "agent "+name, nil, rp.agent,
+		"--server", rp.url, "--token-file", tokenFile, "--name", name,
+		"--trusted-keys-file", rp.trustedKeys(t),
+		"--capacity", fmt.Sprint(capacity), "--work-dir", t.TempDir(),
+		"--log-level", "debug", "--shutdown-grace", "1s")
+}
+
+// agentToken issues an agent token for pool and returns the file holding
+// it, so that an agent restarted with the same file presents the same
+// token.
+func (rp *realPlane) agentToken(t *testing.T, pool, name string) string {
 	t.Helper()
 	secret := strings.TrimSpace(rp.mustCLI(t, "agent", "token", "create", "--pool", pool, "--name", name))
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatalf("write token file: %v", err)
 	}
-	return startProc(t, rp.logs, "agent "+name, nil, rp.agent,
-		"--server", rp.url, "--token-file", tokenFile, "--name", name,
-		"--capacity", fmt.Sprint(capacity), "--work-dir", t.TempDir(),
-		"--log-level", "debug", "--shutdown-grace", "1s")
+	return tokenFile
+}
+
+// trustedKeys saves the server's work-order signing keys, as ferry keys ls
+// --output agent prints them, in a file for the agents' --trusted-keys-file
+// and returns its path.
+func (rp *realPlane) trustedKeys(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "trusted-keys")
+	if err := os.WriteFile(path, []byte(rp.mustCLI(t, "keys", "ls", "--output", "agent")), 0o600); err != nil {
+		t.Fatalf("write trusted keys file: %v", err)
+	}
+	return path
 }
 
 // checkNoRace fails the test if a binary built with the race detector

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -13,9 +14,24 @@ import (
 	"github.com/ferryhq/ferry/controlplane/internal/dbtest"
 	"github.com/ferryhq/ferry/controlplane/internal/invariant"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
+	"github.com/ferryhq/ferry/internal/dockertest"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain runs the tests, then stops the Docker engine and the PostgreSQL
+// cluster they started, if any.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := dockertest.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+	}
+	if err := dbtest.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // waitTimeout bounds every wait for a condition. It is generous because the
 // race detector and a loaded machine slow everything down; a passing test

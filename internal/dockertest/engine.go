@@ -95,12 +95,20 @@ func Start(t testing.TB) *Engine {
 // and exits with the tests' status. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
-	if e := shared.engine; e != nil {
-		if err := e.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "dockertest: %v\n", err)
-		}
+	if err := Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "dockertest: %v\n", err)
 	}
 	os.Exit(code)
+}
+
+// Stop stops the shared engine if [Start] started it. [Main] calls it; a
+// TestMain that must also stop other shared fixtures calls it after m.Run
+// instead of using Main.
+func Stop() error {
+	if e := shared.engine; e != nil {
+		return e.stop()
+	}
+	return nil
 }
 
 // Host returns the engine's address in the form of DOCKER_HOST, such as

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 
+	"github.com/ferryhq/ferry/controlplane/internal/admission"
 	"github.com/ferryhq/ferry/controlplane/internal/auth"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
@@ -32,6 +34,9 @@ type DeploymentServer struct {
 	Store *store.Store
 	Clock clock.Clock
 	Log   *slog.Logger
+	// Admission, when set, judges every applied spec; a spec it denies is
+	// refused with PermissionDenied naming the rules. Nil admits every spec.
+	Admission *admission.Checker
 }
 
 var _ ferryv1connect.DeploymentServiceHandler = (*DeploymentServer)(nil)
@@ -87,6 +92,32 @@ func (s *DeploymentServer) ApplyDeployment(
 	}), nil
 }
 
+// admit asks the admission policy about a spec for a pool of poolType. A
+// denial is PermissionDenied rather than InvalidArgument: the spec is well
+// formed, but the workspace may not run it, and the caller can act only by
+// changing the spec or asking for the policy to change. The message names
+// every rule that denied.
+func (s *DeploymentServer) admit(
+	ctx context.Context,
+	workspaceID uuid.UUID,
+	name string,
+	spec *ferryv1.DeploymentSpec,
+	poolType string,
+) error {
+	if s.Admission == nil {
+		return nil
+	}
+	denials, err := s.Admission.Check(ctx, workspaceID, name, spec, poolType)
+	if err != nil {
+		return fmt.Errorf("admission check: %w", err)
+	}
+	if len(denials) > 0 {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
+			"deployment %q is denied by the admission policy: %s", name, strings.Join(denials, "; ")))
+	}
+	return nil
+}
+
 // apply writes one apply of deployment name with spec sv inside a
 // transaction and reports whether a version was recorded. Inserting a new
 // deployment fails with a unique violation when another apply inserted it
@@ -108,6 +139,9 @@ func (s *DeploymentServer) apply(
 		return db.Deployment{}, false, fmt.Errorf("get work pool: %w", err)
 	}
 	if err := checkSpecForPool(sv.spec, pool); err != nil {
+		return db.Deployment{}, false, err
+	}
+	if err := s.admit(ctx, p.WorkspaceID, name, sv.spec, pool.Type); err != nil {
 		return db.Deployment{}, false, err
 	}
 	queue, err := q.WorkQueueGetByName(ctx, db.WorkQueueGetByNameParams{PoolID: pool.ID, Name: queueName})

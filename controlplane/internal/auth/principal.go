@@ -14,6 +14,9 @@ const (
 	KindAPIKey Kind = iota + 1
 	// KindAgent is a ferry-agent using an agent token.
 	KindAgent
+	// KindSession is a person logged in with a password, using the session
+	// token from a cookie (browsers) or a bearer header (the CLI).
+	KindSession
 )
 
 // Principal is the authenticated caller of a request.
@@ -22,12 +25,22 @@ type Principal struct {
 	WorkspaceID uuid.UUID
 	// CredentialID is the id of the API key or agent token used.
 	CredentialID uuid.UUID
-	// Subject names the caller in history and logs, e.g. "apikey:abcd1234efgh".
+	// Subject names the caller in history and logs, e.g. "apikey:abcd1234efgh"
+	// or "user:ada@example.com".
 	Subject string
-	// Role is the API key's role; empty for agents.
+	// Role is the API key's role, or a session user's role in the
+	// workspace; empty for agents.
 	Role string
 	// PoolID is the pool an agent token is bound to.
 	PoolID uuid.UUID
+	// UserID is the user behind a session, or the user or service account
+	// owning an API key; uuid.Nil for agents and for keys without an owner
+	// (the bootstrap admin key).
+	UserID uuid.UUID
+	// ViaCookie reports whether the credential came from the session cookie
+	// rather than the Authorization header, so cross-site request checks
+	// know the browser attached it by itself.
+	ViaCookie bool
 }
 
 type principalKey struct{}

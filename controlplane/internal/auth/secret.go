@@ -17,6 +17,9 @@ import (
 const (
 	APIKeyKind     = "ferry_ak"
 	AgentTokenKind = "ferry_at"
+	// SessionKind is a login session's token, sent by browsers in the
+	// [SessionCookie] cookie and by the CLI as a bearer credential.
+	SessionKind = "ferry_ss"
 )
 
 const (
@@ -58,7 +61,7 @@ func Parse(full string) (kind, prefix string, err error) {
 		return "", "", ErrMalformed
 	}
 	kind = parts[0] + "_" + parts[1]
-	if kind != APIKeyKind && kind != AgentTokenKind {
+	if kind != APIKeyKind && kind != AgentTokenKind && kind != SessionKind {
 		return "", "", ErrMalformed
 	}
 	if len(parts[2]) != prefixLen || len(parts[3]) != secretLen {
@@ -67,14 +70,17 @@ func Parse(full string) (kind, prefix string, err error) {
 	return kind, parts[2], nil
 }
 
-// Hash returns the stored form of a credential. Credentials carry 200 bits
-// of randomness, so a plain SHA-256 cannot be brute-forced.
+// Hash returns the version 1 ([HashSHA256]) stored form of a credential.
+// Credentials carry 200 bits of randomness, so a plain SHA-256 cannot be
+// brute-forced; new credentials are stored with [Pepper.Hash] instead, so
+// that a copy of the database alone cannot even confirm a leaked key.
 func Hash(full string) []byte {
 	sum := sha256.Sum256([]byte(full))
 	return sum[:]
 }
 
-// Matches reports whether full hashes to stored, in constant time.
+// Matches reports whether full hashes to stored under [Hash], in constant
+// time.
 func Matches(full string, stored []byte) bool {
 	return subtle.ConstantTimeCompare(Hash(full), stored) == 1
 }

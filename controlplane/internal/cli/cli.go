@@ -239,6 +239,16 @@ func ClientCommands() []Command {
 		{Name: "keys rotate", Summary: "create a new work-order signing key", Run: keysRotate},
 		{Name: "keys ls", Summary: "list the work-order signing keys, or print them for agents to trust", Run: keysList},
 		{Name: "keys retire", Summary: "retire a work-order signing key", Run: keysRetire},
+		{Name: "audit ls", Summary: "list the audit trail: mutating and denied calls, newest first", Run: auditList},
+		{Name: "policy test", Summary: "evaluate an input against a Rego file and the server's policies, and explain the decision", Run: policyTest},
+		{Name: "policy apply", Summary: "upload a workspace policy and make it the active version", Run: policyApply},
+		{Name: "policy ls", Summary: "list the workspace's policies", Run: policyList},
+		{Name: "login", Summary: "log in with an email and password; later commands use the session", Run: loginRun},
+		{Name: "logout", Summary: "end the session of ferry login", Run: logoutRun},
+		{Name: "user create", Summary: "create a person and make them a member of your workspace", Run: userCreate},
+		{Name: "apikey create", Summary: "issue an API key (shown once)", Run: apiKeyCreate},
+		{Name: "apikey ls", Summary: "list the API keys of your workspace", Run: apiKeyList},
+		{Name: "apikey revoke", Summary: "revoke an API key", Run: apiKeyRevoke},
 		{Name: "version", Summary: "print the version of this ferry binary", Run: runVersion},
 	}
 }

@@ -65,12 +65,19 @@ type client struct {
 	server      string
 	keyGiven    bool
 	keyFilePath string
+	// sessionFilePath is where ferry login keeps the session token.
+	sessionFilePath string
 
 	runs        ferryv1connect.RunServiceClient
 	pools       ferryv1connect.WorkPoolServiceClient
 	deployments ferryv1connect.DeploymentServiceClient
 	tokens      ferryv1connect.AgentTokenServiceClient
 	signingKeys ferryv1connect.SigningKeyServiceClient
+	policies    ferryv1connect.PolicyServiceClient
+	audit       ferryv1connect.AuditServiceClient
+	auth        ferryv1connect.AuthServiceClient
+	users       ferryv1connect.UserServiceClient
+	apiKeys     ferryv1connect.APIKeyServiceClient
 }
 
 // dial resolves the settings from flags and environment and builds the
@@ -88,14 +95,19 @@ func (c *connFlags) dial(env Env) (*client, error) {
 			dataDir = filepath.Join(home, ".local", "share", "ferry")
 		}
 	}
-	keyFile := ""
+	keyFile, sessionFile := "", ""
 	if dataDir != "" {
 		keyFile = filepath.Join(dataDir, apiKeyFileName)
+		sessionFile = filepath.Join(dataDir, sessionFileName)
 	}
+	// An explicit key wins; then the session of ferry login; then the
+	// admin key of the local server.
 	key := firstNonEmpty(c.apiKey, env.Getenv("FERRY_API_KEY"))
-	if key == "" && keyFile != "" {
-		key, err = readKeyFile(keyFile)
-		if err != nil {
+	for _, f := range []string{sessionFile, keyFile} {
+		if key != "" || f == "" {
+			continue
+		}
+		if key, err = readKeyFile(f); err != nil {
 			return nil, err
 		}
 	}
@@ -106,14 +118,20 @@ func (c *connFlags) dial(env Env) (*client, error) {
 		connect.WithReadMaxBytes(maxResponseBytes),
 	}
 	return &client{
-		server:      server,
-		keyGiven:    key != "",
-		keyFilePath: keyFile,
-		runs:        ferryv1connect.NewRunServiceClient(httpClient, base, opts...),
-		pools:       ferryv1connect.NewWorkPoolServiceClient(httpClient, base, opts...),
-		deployments: ferryv1connect.NewDeploymentServiceClient(httpClient, base, opts...),
-		tokens:      ferryv1connect.NewAgentTokenServiceClient(httpClient, base, opts...),
-		signingKeys: ferryv1connect.NewSigningKeyServiceClient(httpClient, base, opts...),
+		server:          server,
+		keyGiven:        key != "",
+		keyFilePath:     keyFile,
+		sessionFilePath: sessionFile,
+		runs:            ferryv1connect.NewRunServiceClient(httpClient, base, opts...),
+		pools:           ferryv1connect.NewWorkPoolServiceClient(httpClient, base, opts...),
+		deployments:     ferryv1connect.NewDeploymentServiceClient(httpClient, base, opts...),
+		tokens:          ferryv1connect.NewAgentTokenServiceClient(httpClient, base, opts...),
+		signingKeys:     ferryv1connect.NewSigningKeyServiceClient(httpClient, base, opts...),
+		policies:        ferryv1connect.NewPolicyServiceClient(httpClient, base, opts...),
+		audit:           ferryv1connect.NewAuditServiceClient(httpClient, base, opts...),
+		auth:            ferryv1connect.NewAuthServiceClient(httpClient, base, opts...),
+		users:           ferryv1connect.NewUserServiceClient(httpClient, base, opts...),
+		apiKeys:         ferryv1connect.NewAPIKeyServiceClient(httpClient, base, opts...),
 	}, nil
 }
 

@@ -87,18 +87,25 @@ var (
 // parent-death signal) and its directory under /tmp behind.
 func Main(m *testing.M) {
 	code := m.Run()
-	if shared != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-		err := shared.close(ctx)
-		cancel()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "dbtest: %v\n", err)
-			if code == 0 {
-				code = 1
-			}
+	if err := Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "dbtest: %v\n", err)
+		if code == 0 {
+			code = 1
 		}
 	}
 	os.Exit(code)
+}
+
+// Stop stops the cluster if one was started. [Main] calls it; a TestMain
+// that must also stop other shared fixtures calls it after m.Run instead of
+// using Main.
+func Stop() error {
+	if shared == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	return shared.close(ctx)
 }
 
 // Pool returns a pool connected to a new database holding Ferry's migrated

@@ -13,7 +13,7 @@ import (
 )
 
 const agentTokenGetByPrefix = `-- name: AgentTokenGetByPrefix :one
-SELECT id, workspace_id, pool_id, name, prefix, secret_hash, create_time, revoke_time, last_use_time FROM agent_tokens WHERE prefix = $1
+SELECT id, workspace_id, pool_id, name, prefix, secret_hash, create_time, revoke_time, last_use_time, hash_version FROM agent_tokens WHERE prefix = $1
 `
 
 func (q *Queries) AgentTokenGetByPrefix(ctx context.Context, prefix string) (AgentToken, error) {
@@ -29,6 +29,7 @@ func (q *Queries) AgentTokenGetByPrefix(ctx context.Context, prefix string) (Age
 		&i.CreateTime,
 		&i.RevokeTime,
 		&i.LastUseTime,
+		&i.HashVersion,
 	)
 	return i, err
 }
@@ -36,7 +37,7 @@ func (q *Queries) AgentTokenGetByPrefix(ctx context.Context, prefix string) (Age
 const agentTokenInsert = `-- name: AgentTokenInsert :one
 INSERT INTO agent_tokens (id, workspace_id, pool_id, name, prefix, secret_hash, create_time)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, workspace_id, pool_id, name, prefix, secret_hash, create_time, revoke_time, last_use_time
+RETURNING id, workspace_id, pool_id, name, prefix, secret_hash, create_time, revoke_time, last_use_time, hash_version
 `
 
 type AgentTokenInsertParams struct {
@@ -70,12 +71,13 @@ func (q *Queries) AgentTokenInsert(ctx context.Context, arg AgentTokenInsertPara
 		&i.CreateTime,
 		&i.RevokeTime,
 		&i.LastUseTime,
+		&i.HashVersion,
 	)
 	return i, err
 }
 
 const agentTokenList = `-- name: AgentTokenList :many
-SELECT id, workspace_id, pool_id, name, prefix, secret_hash, create_time, revoke_time, last_use_time FROM agent_tokens WHERE pool_id = $1 ORDER BY create_time, id
+SELECT id, workspace_id, pool_id, name, prefix, secret_hash, create_time, revoke_time, last_use_time, hash_version FROM agent_tokens WHERE pool_id = $1 ORDER BY create_time, id
 `
 
 func (q *Queries) AgentTokenList(ctx context.Context, poolID uuid.UUID) ([]AgentToken, error) {
@@ -97,6 +99,7 @@ func (q *Queries) AgentTokenList(ctx context.Context, poolID uuid.UUID) ([]Agent
 			&i.CreateTime,
 			&i.RevokeTime,
 			&i.LastUseTime,
+			&i.HashVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -108,10 +111,27 @@ func (q *Queries) AgentTokenList(ctx context.Context, poolID uuid.UUID) ([]Agent
 	return items, nil
 }
 
+const agentTokenRehash = `-- name: AgentTokenRehash :exec
+UPDATE agent_tokens SET secret_hash = $1, hash_version = 2
+WHERE id = $2 AND hash_version = 1
+`
+
+type AgentTokenRehashParams struct {
+	SecretHash []byte
+	ID         uuid.UUID
+}
+
+// AgentTokenRehash upgrades a version 1 (SHA-256) hash to the keyed hash
+// once the token was verified.
+func (q *Queries) AgentTokenRehash(ctx context.Context, arg AgentTokenRehashParams) error {
+	_, err := q.db.Exec(ctx, agentTokenRehash, arg.SecretHash, arg.ID)
+	return err
+}
+
 const agentTokenRevoke = `-- name: AgentTokenRevoke :one
 UPDATE agent_tokens SET revoke_time = coalesce(revoke_time, $1::timestamptz)
 WHERE workspace_id = $2 AND id = $3
-RETURNING id, workspace_id, pool_id, name, prefix, secret_hash, create_time, revoke_time, last_use_time
+RETURNING id, workspace_id, pool_id, name, prefix, secret_hash, create_time, revoke_time, last_use_time, hash_version
 `
 
 type AgentTokenRevokeParams struct {
@@ -133,6 +153,7 @@ func (q *Queries) AgentTokenRevoke(ctx context.Context, arg AgentTokenRevokePara
 		&i.CreateTime,
 		&i.RevokeTime,
 		&i.LastUseTime,
+		&i.HashVersion,
 	)
 	return i, err
 }

@@ -35,6 +35,7 @@ type AgentToken struct {
 	CreateTime  time.Time
 	RevokeTime  *time.Time
 	LastUseTime *time.Time
+	HashVersion int16
 }
 
 type ApiKey struct {
@@ -48,6 +49,35 @@ type ApiKey struct {
 	ExpireTime  *time.Time
 	RevokeTime  *time.Time
 	LastUseTime *time.Time
+	HashVersion int16
+	UserID      uuid.NullUUID
+	CreatedBy   string
+}
+
+type AuditEvent struct {
+	ID          int64
+	WorkspaceID uuid.NullUUID
+	Time        time.Time
+	RequestID   string
+	Actor       string
+	ActorKind   string
+	Procedure   string
+	Resource    string
+	Decision    string
+	Reason      string
+	Code        string
+	SourceAddr  string
+}
+
+type ConcurrencyLimit struct {
+	ID          uuid.UUID
+	WorkspaceID uuid.UUID
+	Name        string
+	Slots       int32
+	Tags        []string
+	Description string
+	CreateTime  time.Time
+	UpdateTime  time.Time
 }
 
 type Deployment struct {
@@ -62,6 +92,16 @@ type Deployment struct {
 	DeleteTime     *time.Time
 }
 
+type DeploymentControl struct {
+	DeploymentID      uuid.UUID
+	WorkspaceID       uuid.UUID
+	Paused            bool
+	ConcurrencyLimit  int32
+	CollisionStrategy string
+	LimitNames        []string
+	UpdateTime        time.Time
+}
+
 type DeploymentVersion struct {
 	DeploymentID uuid.UUID
 	Version      int32
@@ -69,6 +109,47 @@ type DeploymentVersion struct {
 	SpecHash     string
 	CreatedBy    string
 	CreateTime   time.Time
+}
+
+type LoginFailure struct {
+	ID         int64
+	AccountKey []byte
+	FailTime   time.Time
+}
+
+type Membership struct {
+	UserID      uuid.UUID
+	WorkspaceID uuid.UUID
+	Role        string
+	CreateTime  time.Time
+	UpdateTime  time.Time
+}
+
+type Policy struct {
+	ID            uuid.UUID
+	WorkspaceID   uuid.UUID
+	Kind          string
+	Name          string
+	LatestVersion int32
+	ActiveVersion *int32
+	CreateTime    time.Time
+	UpdateTime    time.Time
+}
+
+type PolicyGeneration struct {
+	WorkspaceID uuid.UUID
+	Kind        string
+	Generation  int64
+}
+
+type PolicyVersion struct {
+	PolicyID    uuid.UUID
+	Version     int32
+	WorkspaceID uuid.UUID
+	Source      string
+	Sha256      []byte
+	CreatedBy   string
+	CreateTime  time.Time
 }
 
 type Run struct {
@@ -102,6 +183,8 @@ type Run struct {
 	RetryDelayMs      int64
 	RetryOn           int32
 	TimeoutMs         int64
+	ScheduleID        uuid.NullUUID
+	NominalTime       *time.Time
 }
 
 type RunLogLine struct {
@@ -128,6 +211,41 @@ type RunStateChange struct {
 	Time        time.Time
 }
 
+type Schedule struct {
+	ID              uuid.UUID
+	WorkspaceID     uuid.UUID
+	DeploymentID    uuid.UUID
+	Name            string
+	Kind            string
+	Expression      string
+	Zone            string
+	AnchorTime      *time.Time
+	IntervalMs      int64
+	Parameters      string
+	Active          bool
+	JitterMs        int64
+	CatchUp         string
+	CatchUpLimit    int32
+	DropAfterMs     int64
+	LastNominalTime time.Time
+	CreatedBy       string
+	CreateTime      time.Time
+	UpdateTime      time.Time
+}
+
+type Session struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	WorkspaceID uuid.UUID
+	Prefix      string
+	SecretHash  []byte
+	SourceAddr  string
+	CreateTime  time.Time
+	LastUseTime time.Time
+	ExpireTime  time.Time
+	RevokeTime  *time.Time
+}
+
 type SigningKey struct {
 	ID               string
 	Seq              int64
@@ -136,6 +254,17 @@ type SigningKey struct {
 	CreateTime       time.Time
 	ActivateTime     time.Time
 	RetireTime       *time.Time
+}
+
+type User struct {
+	ID           uuid.UUID
+	Kind         string
+	Email        *string
+	DisplayName  string
+	PasswordHash *string
+	WorkspaceID  uuid.NullUUID
+	CreateTime   time.Time
+	UpdateTime   time.Time
 }
 
 type WorkPool struct {

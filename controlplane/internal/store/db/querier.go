@@ -6,13 +6,27 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
 
 type Querier interface {
+	// APIKeyCreate stores a key hashed with the current keyed hash (version 2).
+	APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (ApiKey, error)
+	APIKeyGet(ctx context.Context, arg APIKeyGetParams) (ApiKey, error)
 	APIKeyGetByPrefix(ctx context.Context, prefix string) (ApiKey, error)
 	APIKeyInsert(ctx context.Context, arg APIKeyInsertParams) (ApiKey, error)
+	// APIKeyList lists a workspace's keys with the email or service account
+	// name of their owner ('' for keys without one).
+	APIKeyList(ctx context.Context, workspaceID uuid.UUID) ([]APIKeyListRow, error)
+	// APIKeyRehash upgrades a version 1 hash once the key was verified; the
+	// condition on the version makes concurrent upgrades harmless.
+	APIKeyRehash(ctx context.Context, arg APIKeyRehashParams) error
+	APIKeyRevoke(ctx context.Context, arg APIKeyRevokeParams) (ApiKey, error)
+	// APIKeyRevokeByUser revokes the keys a user owns in one workspace, as
+	// when the user leaves it.
+	APIKeyRevokeByUser(ctx context.Context, arg APIKeyRevokeByUserParams) (int64, error)
 	APIKeyTouch(ctx context.Context, arg APIKeyTouchParams) error
 	AgentDisconnect(ctx context.Context, arg AgentDisconnectParams) error
 	AgentGetBySession(ctx context.Context, sessionID uuid.UUID) (Agent, error)
@@ -21,10 +35,29 @@ type Querier interface {
 	AgentTokenGetByPrefix(ctx context.Context, prefix string) (AgentToken, error)
 	AgentTokenInsert(ctx context.Context, arg AgentTokenInsertParams) (AgentToken, error)
 	AgentTokenList(ctx context.Context, poolID uuid.UUID) ([]AgentToken, error)
+	// AgentTokenRehash upgrades a version 1 (SHA-256) hash to the keyed hash
+	// once the token was verified.
+	AgentTokenRehash(ctx context.Context, arg AgentTokenRehashParams) error
 	AgentTokenRevoke(ctx context.Context, arg AgentTokenRevokeParams) (AgentToken, error)
 	AgentTokenTouch(ctx context.Context, arg AgentTokenTouchParams) error
 	AgentUpsertSession(ctx context.Context, arg AgentUpsertSessionParams) (Agent, error)
+	AuditEventInsert(ctx context.Context, arg AuditEventInsertParams) error
+	// AuditEventList pages a workspace's events newest first, keyed on
+	// (time, id) so a page boundary never skips or repeats a row; it reads
+	// audit_events_list_idx.
+	AuditEventList(ctx context.Context, arg AuditEventListParams) ([]AuditEvent, error)
+	// ConcurrencyLimitActiveRuns lists the active runs of a workspace with the
+	// named limits each counts against, for ExplainRun and limit listings.
+	ConcurrencyLimitActiveRuns(ctx context.Context, arg ConcurrencyLimitActiveRunsParams) ([]ConcurrencyLimitActiveRunsRow, error)
+	ConcurrencyLimitDelete(ctx context.Context, arg ConcurrencyLimitDeleteParams) (int64, error)
+	ConcurrencyLimitList(ctx context.Context, workspaceID uuid.UUID) ([]ConcurrencyLimit, error)
+	ConcurrencyLimitUpsert(ctx context.Context, arg ConcurrencyLimitUpsertParams) (ConcurrencyLimit, error)
 	DeploymentActiveRunCount(ctx context.Context, deploymentID uuid.UUID) (int64, error)
+	DeploymentControlsGet(ctx context.Context, deploymentID uuid.UUID) (DeploymentControl, error)
+	DeploymentControlsSetPaused(ctx context.Context, arg DeploymentControlsSetPausedParams) (DeploymentControl, error)
+	// DeploymentControlsUpsertSpec copies the limit fields of a deployment's
+	// current spec; the pause is left as it is.
+	DeploymentControlsUpsertSpec(ctx context.Context, arg DeploymentControlsUpsertSpecParams) error
 	DeploymentGet(ctx context.Context, id uuid.UUID) (Deployment, error)
 	DeploymentGetByName(ctx context.Context, arg DeploymentGetByNameParams) (Deployment, error)
 	DeploymentInsert(ctx context.Context, arg DeploymentInsertParams) (Deployment, error)
@@ -35,6 +68,48 @@ type Querier interface {
 	DeploymentVersionGet(ctx context.Context, arg DeploymentVersionGetParams) (DeploymentVersion, error)
 	DeploymentVersionInsert(ctx context.Context, arg DeploymentVersionInsertParams) error
 	DeploymentVersionList(ctx context.Context, deploymentID uuid.UUID) ([]DeploymentVersion, error)
+	// LimitActiveCounts counts the active runs of a workspace in each given
+	// scope, leaving out exclude_ids. Scopes with no active run are absent.
+	// Run it in a statement after the LimitLock queries: under READ COMMITTED a
+	// statement sees what committed before it started, so the count includes
+	// every offer and claim that held the locks before.
+	LimitActiveCounts(ctx context.Context, arg LimitActiveCountsParams) ([]LimitActiveCountsRow, error)
+	// LimitCollisionDeployments locks the controls of the deployments of a
+	// workspace that cancel runs on collision and have a due, unoffered run in
+	// the pool.
+	LimitCollisionDeployments(ctx context.Context, arg LimitCollisionDeploymentsParams) ([]LimitCollisionDeploymentsRow, error)
+	// LimitCollisionRuns lists the active runs and the due, unoffered runs of
+	// the given deployments; waiting ones in dispatch order, then active ones
+	// oldest first.
+	LimitCollisionRuns(ctx context.Context, arg LimitCollisionRunsParams) ([]LimitCollisionRunsRow, error)
+	LimitLockDeployments(ctx context.Context, ids []uuid.UUID) ([]LimitLockDeploymentsRow, error)
+	LimitLockNamed(ctx context.Context, ids []uuid.UUID) ([]LimitLockNamedRow, error)
+	// The four LimitLock queries lock the rows that carry limits. Every offer
+	// and claim transaction takes them in one order (pool, queues, deployments,
+	// named limits; each by id) before it counts, so two of them never
+	// deadlock. FOR NO KEY UPDATE conflicts with itself but not with the
+	// FOR KEY SHARE that foreign-key checks take, so inserting runs is never
+	// blocked by it.
+	LimitLockPool(ctx context.Context, id uuid.UUID) (int32, error)
+	LimitLockQueues(ctx context.Context, ids []uuid.UUID) ([]LimitLockQueuesRow, error)
+	// LimitOfferCandidates lists due, unoffered SCHEDULED runs of a pool in
+	// dispatch order (queue priority, run priority, expected start), with every
+	// limit each counts against. Paused queues and deployments are left out, and
+	// so are runs whose queue, deployment or named limit looked full in this
+	// statement's snapshot: it takes no lock, so the caller must lock the limits
+	// and count again before offering (see package limits). The filter only
+	// keeps runs that cannot start from crowding the LIMIT out.
+	LimitOfferCandidates(ctx context.Context, arg LimitOfferCandidatesParams) ([]LimitOfferCandidatesRow, error)
+	// LimitOfferMark offers the given runs to an agent under fresh lease tokens;
+	// a run that another transaction holds, or that is no longer waiting, is
+	// skipped.
+	LimitOfferMark(ctx context.Context, arg LimitOfferMarkParams) ([]Run, error)
+	// LimitRunScopes returns the given runs, in dispatch order, with every
+	// limit each counts against; the claim transaction reads it before locking.
+	LimitRunScopes(ctx context.Context, ids []uuid.UUID) ([]LimitRunScopesRow, error)
+	// LimitRunsAhead counts the due, unoffered runs of a pool that the
+	// dispatcher would offer before a run with the given sort keys.
+	LimitRunsAhead(ctx context.Context, arg LimitRunsAheadParams) (int32, error)
 	// LogLinesCursors says how far the stored log of each given attempt goes.
 	LogLinesCursors(ctx context.Context, runIds []uuid.UUID) ([]LogLinesCursorsRow, error)
 	// LogLinesInsert stores log lines; lines already stored are skipped, so a
@@ -47,8 +122,50 @@ type Querier interface {
 	// gives their lowest and highest sequence numbers. Only the invariant
 	// checker uses it, in tests.
 	LogLinesSummaryAll(ctx context.Context) ([]LogLinesSummaryAllRow, error)
+	LoginFailureClear(ctx context.Context, accountKey []byte) error
+	// LoginFailureCount counts the failures of one account since a time; it
+	// relies on login_failures_account_idx.
+	LoginFailureCount(ctx context.Context, arg LoginFailureCountParams) (int64, error)
+	LoginFailureInsert(ctx context.Context, arg LoginFailureInsertParams) error
+	LoginFailurePrune(ctx context.Context, before time.Time) (int64, error)
+	MembershipDelete(ctx context.Context, arg MembershipDeleteParams) (int64, error)
+	MembershipGet(ctx context.Context, arg MembershipGetParams) (Membership, error)
+	MembershipListByUser(ctx context.Context, userID uuid.UUID) ([]Membership, error)
+	// MembershipListByWorkspace lists the members of a workspace, people
+	// first, then service accounts, each by email or name.
+	MembershipListByWorkspace(ctx context.Context, workspaceID uuid.UUID) ([]MembershipListByWorkspaceRow, error)
+	MembershipUpsert(ctx context.Context, arg MembershipUpsertParams) (Membership, error)
 	Notify(ctx context.Context, arg NotifyParams) error
+	PolicyCountByWorkspace(ctx context.Context, workspaceID uuid.UUID) (int64, error)
+	// PolicyGenerationBump counts one change to the active policies of a
+	// workspace and kind. Its row lock serializes activations of that workspace
+	// and kind until the transaction ends, so each checks the set it leaves.
+	PolicyGenerationBump(ctx context.Context, arg PolicyGenerationBumpParams) (int64, error)
+	// PolicyGenerationGet returns 0 when the set never changed.
+	PolicyGenerationGet(ctx context.Context, arg PolicyGenerationGetParams) (int64, error)
+	PolicyGetByName(ctx context.Context, arg PolicyGetByNameParams) (Policy, error)
+	PolicyGetByNameForUpdate(ctx context.Context, arg PolicyGetByNameForUpdateParams) (Policy, error)
+	// PolicyListActiveSources returns the active version of every active policy
+	// of a workspace and kind, by name.
+	PolicyListActiveSources(ctx context.Context, arg PolicyListActiveSourcesParams) ([]PolicyListActiveSourcesRow, error)
+	// PolicyListByWorkspace lists a workspace's policies, optionally of one
+	// kind, by kind and name (the unique index on workspace_id, kind, name).
+	PolicyListByWorkspace(ctx context.Context, arg PolicyListByWorkspaceParams) ([]Policy, error)
+	// PolicySetActive sets or clears (NULL) the active version of a policy.
+	PolicySetActive(ctx context.Context, arg PolicySetActiveParams) (Policy, error)
+	// PolicyUpsert creates a policy at version 1 or moves its latest_version on
+	// by one, returning the number the new version must take. The row lock it
+	// takes serializes concurrent uploads of one policy.
+	PolicyUpsert(ctx context.Context, arg PolicyUpsertParams) (Policy, error)
+	PolicyVersionGet(ctx context.Context, arg PolicyVersionGetParams) (PolicyVersion, error)
+	PolicyVersionInsert(ctx context.Context, arg PolicyVersionInsertParams) (PolicyVersion, error)
+	// PolicyVersionList lists a policy's versions, newest first, without their
+	// sources.
+	PolicyVersionList(ctx context.Context, arg PolicyVersionListParams) ([]PolicyVersionListRow, error)
 	RunCountOffered(ctx context.Context, arg RunCountOfferedParams) (int32, error)
+	// RunDetachSchedule unlinks cancelled runs from their schedule, so that
+	// their fire times may get a run again once the schedule is resumed.
+	RunDetachSchedule(ctx context.Context, ids []uuid.UUID) error
 	// RunExpiredLeases lists runs whose offer or lease ended before now.
 	RunExpiredLeases(ctx context.Context, arg RunExpiredLeasesParams) ([]RunExpiredLeasesRow, error)
 	RunGet(ctx context.Context, arg RunGetParams) (Run, error)
@@ -57,11 +174,18 @@ type Querier interface {
 	// RunInsertMany inserts new SCHEDULED runs; a run whose idempotency key
 	// already exists for its deployment is skipped (and not returned).
 	RunInsertMany(ctx context.Context, arg RunInsertManyParams) ([]Run, error)
+	// RunInsertScheduled inserts the SCHEDULED runs of one schedule. A fire time
+	// that already has a run is skipped (and not returned), through the unique
+	// index runs_schedule_nominal_idx.
+	RunInsertScheduled(ctx context.Context, arg RunInsertScheduledParams) ([]RunInsertScheduledRow, error)
 	RunList(ctx context.Context, arg RunListParams) ([]Run, error)
 	// RunListAllStates returns the current state of every run in every
 	// workspace. Only the invariant checker uses it, in tests.
 	RunListAllStates(ctx context.Context) ([]RunListAllStatesRow, error)
 	RunListLeasedByAgent(ctx context.Context, agentID uuid.UUID) ([]RunListLeasedByAgentRow, error)
+	// RunListScheduledAfter lists a schedule's runs still waiting to start whose
+	// fire time is after the given instant.
+	RunListScheduledAfter(ctx context.Context, arg RunListScheduledAfterParams) ([]uuid.UUID, error)
 	// RunLockMany locks runs in id order, so two transactions never deadlock.
 	RunLockMany(ctx context.Context, ids []uuid.UUID) ([]Run, error)
 	RunNextLeaseToken(ctx context.Context) (int64, error)
@@ -91,6 +215,35 @@ type Querier interface {
 	// Go zero values as NULL, so NULL travels as a sentinel: the zero UUID, the
 	// zero time (0001-01-01) and has_exit_code = false.
 	RunUpdateMany(ctx context.Context, arg RunUpdateManyParams) error
+	// ScheduleAdvance moves the cursor forward, never back.
+	ScheduleAdvance(ctx context.Context, arg ScheduleAdvanceParams) error
+	ScheduleDelete(ctx context.Context, id uuid.UUID) error
+	ScheduleGetByName(ctx context.Context, arg ScheduleGetByNameParams) (ScheduleGetByNameRow, error)
+	ScheduleGetWithDeployment(ctx context.Context, id uuid.UUID) (ScheduleGetWithDeploymentRow, error)
+	ScheduleInsert(ctx context.Context, arg ScheduleInsertParams) (Schedule, error)
+	// ScheduleList pages a workspace's schedules by (deployment name, schedule
+	// name), after the cursor when one is given.
+	ScheduleList(ctx context.Context, arg ScheduleListParams) ([]ScheduleListRow, error)
+	// ScheduleListDue pages the active schedules of live deployments whose
+	// cursor is before until, in id order after the given id.
+	ScheduleListDue(ctx context.Context, arg ScheduleListDueParams) ([]uuid.UUID, error)
+	// ScheduleLockByName locks a schedule row for an apply, pause, resume or
+	// delete, so these serialize with the scheduler's step of the schedule.
+	ScheduleLockByName(ctx context.Context, arg ScheduleLockByNameParams) (Schedule, error)
+	// ScheduleLockForStep locks an active schedule for one scheduler step and
+	// returns it with its deployment. A schedule that another transaction holds
+	// (an apply in progress) is skipped and returns no row.
+	ScheduleLockForStep(ctx context.Context, id uuid.UUID) (ScheduleLockForStepRow, error)
+	ScheduleUpdate(ctx context.Context, arg ScheduleUpdateParams) (Schedule, error)
+	// SessionGetByPrefix returns a session with its user's current role in the
+	// session's workspace; role is NULL once the membership is gone.
+	SessionGetByPrefix(ctx context.Context, prefix string) (SessionGetByPrefixRow, error)
+	SessionInsert(ctx context.Context, arg SessionInsertParams) (Session, error)
+	SessionRevoke(ctx context.Context, arg SessionRevokeParams) (int64, error)
+	// SessionRevokeByUser ends every session of a user in one workspace, as
+	// when the user leaves it.
+	SessionRevokeByUser(ctx context.Context, arg SessionRevokeByUserParams) (int64, error)
+	SessionTouch(ctx context.Context, arg SessionTouchParams) error
 	SigningKeyInsert(ctx context.Context, arg SigningKeyInsertParams) (SigningKey, error)
 	// SigningKeyList returns every key, retired ones included, in activation
 	// order (signing_keys_activate_idx).
@@ -104,17 +257,25 @@ type Querier interface {
 	SigningKeyLock(ctx context.Context) error
 	// SigningKeyRetire keeps the first retirement time of a key retired twice.
 	SigningKeyRetire(ctx context.Context, arg SigningKeyRetireParams) (SigningKey, error)
+	UserGet(ctx context.Context, id uuid.UUID) (User, error)
+	UserGetByEmail(ctx context.Context, email *string) (User, error)
+	UserGetServiceAccount(ctx context.Context, arg UserGetServiceAccountParams) (User, error)
+	// Users, memberships, sessions and failed logins (migration 0003).
+	UserInsert(ctx context.Context, arg UserInsertParams) (User, error)
+	UserSetPasswordHash(ctx context.Context, arg UserSetPasswordHashParams) error
 	WorkPoolDelete(ctx context.Context, arg WorkPoolDeleteParams) (int64, error)
 	WorkPoolDeploymentCount(ctx context.Context, poolID uuid.UUID) (int64, error)
 	WorkPoolGet(ctx context.Context, id uuid.UUID) (WorkPool, error)
 	WorkPoolGetByName(ctx context.Context, arg WorkPoolGetByNameParams) (WorkPool, error)
 	WorkPoolList(ctx context.Context, workspaceID uuid.UUID) ([]WorkPool, error)
 	WorkPoolRunCount(ctx context.Context, poolID uuid.UUID) (int64, error)
+	WorkPoolSetPaused(ctx context.Context, arg WorkPoolSetPausedParams) (WorkPool, error)
 	WorkPoolUpsert(ctx context.Context, arg WorkPoolUpsertParams) (WorkPool, error)
 	WorkQueueEnsure(ctx context.Context, arg WorkQueueEnsureParams) (WorkQueue, error)
 	WorkQueueGet(ctx context.Context, id uuid.UUID) (WorkQueue, error)
 	WorkQueueGetByName(ctx context.Context, arg WorkQueueGetByNameParams) (WorkQueue, error)
 	WorkQueueList(ctx context.Context, poolID uuid.UUID) ([]WorkQueue, error)
+	WorkQueueSetPaused(ctx context.Context, arg WorkQueueSetPausedParams) (WorkQueue, error)
 	WorkQueueUpsert(ctx context.Context, arg WorkQueueUpsertParams) (WorkQueue, error)
 	WorkspaceGet(ctx context.Context, id uuid.UUID) (Workspace, error)
 	WorkspaceGetByName(ctx context.Context, name string) (Workspace, error)

@@ -85,7 +85,7 @@ func (q *Queries) RunExpiredLeases(ctx context.Context, arg RunExpiredLeasesPara
 }
 
 const runGet = `-- name: RunGet :one
-SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms FROM runs WHERE workspace_id = $1 AND id = $2
+SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time FROM runs WHERE workspace_id = $1 AND id = $2
 `
 
 type RunGetParams struct {
@@ -127,12 +127,14 @@ func (q *Queries) RunGet(ctx context.Context, arg RunGetParams) (Run, error) {
 		&i.RetryDelayMs,
 		&i.RetryOn,
 		&i.TimeoutMs,
+		&i.ScheduleID,
+		&i.NominalTime,
 	)
 	return i, err
 }
 
 const runGetByIdempotencyKeys = `-- name: RunGetByIdempotencyKeys :many
-SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms FROM runs
+SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time FROM runs
 WHERE deployment_id = ANY($1::uuid[]) AND idempotency_key = ANY($2::text[])
 `
 
@@ -181,6 +183,8 @@ func (q *Queries) RunGetByIdempotencyKeys(ctx context.Context, arg RunGetByIdemp
 			&i.RetryDelayMs,
 			&i.RetryOn,
 			&i.TimeoutMs,
+			&i.ScheduleID,
+			&i.NominalTime,
 		); err != nil {
 			return nil, err
 		}
@@ -193,7 +197,7 @@ func (q *Queries) RunGetByIdempotencyKeys(ctx context.Context, arg RunGetByIdemp
 }
 
 const runGetMany = `-- name: RunGetMany :many
-SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms FROM runs WHERE id = ANY($1::uuid[])
+SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time FROM runs WHERE id = ANY($1::uuid[])
 `
 
 func (q *Queries) RunGetMany(ctx context.Context, ids []uuid.UUID) ([]Run, error) {
@@ -236,6 +240,8 @@ func (q *Queries) RunGetMany(ctx context.Context, ids []uuid.UUID) ([]Run, error
 			&i.RetryDelayMs,
 			&i.RetryOn,
 			&i.TimeoutMs,
+			&i.ScheduleID,
+			&i.NominalTime,
 		); err != nil {
 			return nil, err
 		}
@@ -271,7 +277,7 @@ FROM (SELECT unnest($4::uuid[]) AS id,
              unnest($16::integer[]) AS retry_on,
              unnest($17::bigint[]) AS timeout_ms) AS u
 ON CONFLICT (deployment_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms
+RETURNING id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time
 `
 
 type RunInsertManyParams struct {
@@ -354,6 +360,8 @@ func (q *Queries) RunInsertMany(ctx context.Context, arg RunInsertManyParams) ([
 			&i.RetryDelayMs,
 			&i.RetryOn,
 			&i.TimeoutMs,
+			&i.ScheduleID,
+			&i.NominalTime,
 		); err != nil {
 			return nil, err
 		}
@@ -366,7 +374,7 @@ func (q *Queries) RunInsertMany(ctx context.Context, arg RunInsertManyParams) ([
 }
 
 const runList = `-- name: RunList :many
-SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms FROM runs r
+SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time FROM runs r
 WHERE r.workspace_id = $1
   AND (cardinality($2::text[]) = 0 OR r.state = ANY($2::text[]))
   AND ($3::uuid IS NULL OR r.deployment_id = $3)
@@ -438,6 +446,8 @@ func (q *Queries) RunList(ctx context.Context, arg RunListParams) ([]Run, error)
 			&i.RetryDelayMs,
 			&i.RetryOn,
 			&i.TimeoutMs,
+			&i.ScheduleID,
+			&i.NominalTime,
 		); err != nil {
 			return nil, err
 		}
@@ -489,7 +499,7 @@ func (q *Queries) RunListLeasedByAgent(ctx context.Context, agentID uuid.UUID) (
 }
 
 const runLockMany = `-- name: RunLockMany :many
-SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms FROM runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time FROM runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
 `
 
 // RunLockMany locks runs in id order, so two transactions never deadlock.
@@ -533,6 +543,8 @@ func (q *Queries) RunLockMany(ctx context.Context, ids []uuid.UUID) ([]Run, erro
 			&i.RetryDelayMs,
 			&i.RetryOn,
 			&i.TimeoutMs,
+			&i.ScheduleID,
+			&i.NominalTime,
 		); err != nil {
 			return nil, err
 		}
@@ -576,7 +588,7 @@ SET agent_id = $1::uuid,
     update_time = $3
 FROM picked
 WHERE runs.id = picked.id
-RETURNING runs.id, runs.workspace_id, runs.deployment_id, runs.deployment_version, runs.pool_id, runs.queue_id, runs.state, runs.state_name, runs.state_message, runs.attempt, runs.max_attempts, runs.parameters, runs.idempotency_key, runs.priority, runs.tags, runs.expected_start_time, runs.start_time, runs.end_time, runs.create_time, runs.update_time, runs.created_by, runs.agent_id, runs.lease_token, runs.lease_expire_time, runs.exit_code, runs.infrastructure_id, runs.parent_run_id, runs.retry_delay_ms, runs.retry_on, runs.timeout_ms
+RETURNING runs.id, runs.workspace_id, runs.deployment_id, runs.deployment_version, runs.pool_id, runs.queue_id, runs.state, runs.state_name, runs.state_message, runs.attempt, runs.max_attempts, runs.parameters, runs.idempotency_key, runs.priority, runs.tags, runs.expected_start_time, runs.start_time, runs.end_time, runs.create_time, runs.update_time, runs.created_by, runs.agent_id, runs.lease_token, runs.lease_expire_time, runs.exit_code, runs.infrastructure_id, runs.parent_run_id, runs.retry_delay_ms, runs.retry_on, runs.timeout_ms, runs.schedule_id, runs.nominal_time
 `
 
 type RunOfferParams struct {
@@ -635,6 +647,8 @@ func (q *Queries) RunOffer(ctx context.Context, arg RunOfferParams) ([]Run, erro
 			&i.RetryDelayMs,
 			&i.RetryOn,
 			&i.TimeoutMs,
+			&i.ScheduleID,
+			&i.NominalTime,
 		); err != nil {
 			return nil, err
 		}

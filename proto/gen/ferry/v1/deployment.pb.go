@@ -76,6 +76,65 @@ func (RetryCondition) EnumDescriptor() ([]byte, []int) {
 	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{0}
 }
 
+// CollisionStrategy says what a deployment does with a due run when its
+// concurrency limit is full.
+type CollisionStrategy int32
+
+const (
+	// COLLISION_STRATEGY_UNSPECIFIED behaves as COLLISION_STRATEGY_ENQUEUE.
+	CollisionStrategy_COLLISION_STRATEGY_UNSPECIFIED CollisionStrategy = 0
+	// COLLISION_STRATEGY_ENQUEUE keeps the new run waiting for a slot.
+	CollisionStrategy_COLLISION_STRATEGY_ENQUEUE CollisionStrategy = 1
+	// COLLISION_STRATEGY_CANCEL_NEW cancels the new run.
+	CollisionStrategy_COLLISION_STRATEGY_CANCEL_NEW CollisionStrategy = 2
+	// COLLISION_STRATEGY_CANCEL_OLDEST cancels the oldest active runs to make
+	// room; the new run starts once they have stopped.
+	CollisionStrategy_COLLISION_STRATEGY_CANCEL_OLDEST CollisionStrategy = 3
+)
+
+// Enum value maps for CollisionStrategy.
+var (
+	CollisionStrategy_name = map[int32]string{
+		0: "COLLISION_STRATEGY_UNSPECIFIED",
+		1: "COLLISION_STRATEGY_ENQUEUE",
+		2: "COLLISION_STRATEGY_CANCEL_NEW",
+		3: "COLLISION_STRATEGY_CANCEL_OLDEST",
+	}
+	CollisionStrategy_value = map[string]int32{
+		"COLLISION_STRATEGY_UNSPECIFIED":   0,
+		"COLLISION_STRATEGY_ENQUEUE":       1,
+		"COLLISION_STRATEGY_CANCEL_NEW":    2,
+		"COLLISION_STRATEGY_CANCEL_OLDEST": 3,
+	}
+)
+
+func (x CollisionStrategy) Enum() *CollisionStrategy {
+	p := new(CollisionStrategy)
+	*p = x
+	return p
+}
+
+func (x CollisionStrategy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CollisionStrategy) Descriptor() protoreflect.EnumDescriptor {
+	return file_ferry_v1_deployment_proto_enumTypes[1].Descriptor()
+}
+
+func (CollisionStrategy) Type() protoreflect.EnumType {
+	return &file_ferry_v1_deployment_proto_enumTypes[1]
+}
+
+func (x CollisionStrategy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CollisionStrategy.Descriptor instead.
+func (CollisionStrategy) EnumDescriptor() ([]byte, []int) {
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{1}
+}
+
 // PullPolicy says when the agent pulls a run's image.
 type PullPolicy int32
 
@@ -114,11 +173,11 @@ func (x PullPolicy) String() string {
 }
 
 func (PullPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_ferry_v1_deployment_proto_enumTypes[1].Descriptor()
+	return file_ferry_v1_deployment_proto_enumTypes[2].Descriptor()
 }
 
 func (PullPolicy) Type() protoreflect.EnumType {
-	return &file_ferry_v1_deployment_proto_enumTypes[1]
+	return &file_ferry_v1_deployment_proto_enumTypes[2]
 }
 
 func (x PullPolicy) Number() protoreflect.EnumNumber {
@@ -127,7 +186,7 @@ func (x PullPolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PullPolicy.Descriptor instead.
 func (PullPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{1}
+	return file_ferry_v1_deployment_proto_rawDescGZIP(), []int{2}
 }
 
 // RetryPolicy says how often and when a run is tried again.
@@ -223,7 +282,16 @@ type DeploymentSpec struct {
 	// (env://NAME, file:///path, aws-sm://secret-id#json-key,
 	// aws-ssm:///parameter/name) that the agent resolves at launch. The
 	// control plane stores and checks the references, never the values.
-	Secrets       map[string]string `protobuf:"bytes,15,rep,name=secrets,proto3" json:"secrets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Secrets map[string]string `protobuf:"bytes,15,rep,name=secrets,proto3" json:"secrets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// concurrency_limit caps how many runs of the deployment may be active
+	// (offered, pending, running or cancelling) at once; 0 means no limit.
+	ConcurrencyLimit int32 `protobuf:"varint,16,opt,name=concurrency_limit,json=concurrencyLimit,proto3" json:"concurrency_limit,omitempty"`
+	// collision_strategy says what happens to a due run that finds the
+	// deployment's concurrency limit full; unspecified means enqueue.
+	CollisionStrategy CollisionStrategy `protobuf:"varint,17,opt,name=collision_strategy,json=collisionStrategy,proto3,enum=ferry.v1.CollisionStrategy" json:"collision_strategy,omitempty"`
+	// limits names the named concurrency limits (ConcurrencyLimitService) the
+	// deployment's runs count against, besides those their tags select.
+	Limits        []string `protobuf:"bytes,18,rep,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -359,6 +427,27 @@ func (x *DeploymentSpec) GetContainer() *ContainerSpec {
 func (x *DeploymentSpec) GetSecrets() map[string]string {
 	if x != nil {
 		return x.Secrets
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetConcurrencyLimit() int32 {
+	if x != nil {
+		return x.ConcurrencyLimit
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetCollisionStrategy() CollisionStrategy {
+	if x != nil {
+		return x.CollisionStrategy
+	}
+	return CollisionStrategy_COLLISION_STRATEGY_UNSPECIFIED
+}
+
+func (x *DeploymentSpec) GetLimits() []string {
+	if x != nil {
+		return x.Limits
 	}
 	return nil
 }
@@ -1192,7 +1281,7 @@ const file_ferry_v1_deployment_proto_rawDesc = "" +
 	"\vRetryPolicy\x12\"\n" +
 	"\aretries\x18\x01 \x01(\x05B\b\xaa\xbb\x18\x04(\x000dR\aretries\x12/\n" +
 	"\x05delay\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x120\n" +
-	"\x02on\x18\x03 \x03(\x0e2\x18.ferry.v1.RetryConditionB\x06\xaa\xbb\x18\x02 \x03R\x02on\"\xc8\x06\n" +
+	"\x02on\x18\x03 \x03(\x0e2\x18.ferry.v1.RetryConditionB\x06\xaa\xbb\x18\x02 \x03R\x02on\"\xef\a\n" +
 	"\x0eDeploymentSpec\x12\x1c\n" +
 	"\x04pool\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04pool\x12\x1c\n" +
 	"\x05queue\x18\x02 \x01(\tB\x06\xaa\xbb\x18\x02\x18\x01R\x05queue\x12)\n" +
@@ -1212,7 +1301,11 @@ const file_ferry_v1_deployment_proto_rawDesc = "" +
 	"\bpriority\x18\f \x01(\x05B\x12\xaa\xbb\x18\x0e(\x98\xf8\xff\xff\xff\xff\xff\xff\xff\x010\xe8\aR\bpriority\x12\x1d\n" +
 	"\x05image\x18\r \x01(\tB\a\xaa\xbb\x18\x03\x10\x80\x04R\x05image\x125\n" +
 	"\tcontainer\x18\x0e \x01(\v2\x17.ferry.v1.ContainerSpecR\tcontainer\x12L\n" +
-	"\asecrets\x18\x0f \x03(\v2%.ferry.v1.DeploymentSpec.SecretsEntryB\v\xaa\xbb\x18\a @8\x80\b@\x06R\asecrets\x1a6\n" +
+	"\asecrets\x18\x0f \x03(\v2%.ferry.v1.DeploymentSpec.SecretsEntryB\v\xaa\xbb\x18\a @8\x80\b@\x06R\asecrets\x127\n" +
+	"\x11concurrency_limit\x18\x10 \x01(\x05B\n" +
+	"\xaa\xbb\x18\x06(\x000\xc0\x84=R\x10concurrencyLimit\x12J\n" +
+	"\x12collision_strategy\x18\x11 \x01(\x0e2\x1b.ferry.v1.CollisionStrategyR\x11collisionStrategy\x12 \n" +
+	"\x06limits\x18\x12 \x03(\tB\b\xaa\xbb\x18\x04 \x10@\x01R\x06limits\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
@@ -1295,7 +1388,12 @@ const file_ferry_v1_deployment_proto_rawDesc = "" +
 	"\x1bRETRY_CONDITION_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RETRY_CONDITION_FAILED\x10\x01\x12\x1b\n" +
 	"\x17RETRY_CONDITION_CRASHED\x10\x02\x12\x1d\n" +
-	"\x19RETRY_CONDITION_TIMED_OUT\x10\x03*x\n" +
+	"\x19RETRY_CONDITION_TIMED_OUT\x10\x03*\xa0\x01\n" +
+	"\x11CollisionStrategy\x12\"\n" +
+	"\x1eCOLLISION_STRATEGY_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aCOLLISION_STRATEGY_ENQUEUE\x10\x01\x12!\n" +
+	"\x1dCOLLISION_STRATEGY_CANCEL_NEW\x10\x02\x12$\n" +
+	" COLLISION_STRATEGY_CANCEL_OLDEST\x10\x03*x\n" +
 	"\n" +
 	"PullPolicy\x12\x1b\n" +
 	"\x17PULL_POLICY_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -1321,70 +1419,72 @@ func file_ferry_v1_deployment_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_deployment_proto_rawDescData
 }
 
-var file_ferry_v1_deployment_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_ferry_v1_deployment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_ferry_v1_deployment_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_ferry_v1_deployment_proto_goTypes = []any{
 	(RetryCondition)(0),                    // 0: ferry.v1.RetryCondition
-	(PullPolicy)(0),                        // 1: ferry.v1.PullPolicy
-	(*RetryPolicy)(nil),                    // 2: ferry.v1.RetryPolicy
-	(*DeploymentSpec)(nil),                 // 3: ferry.v1.DeploymentSpec
-	(*Mount)(nil),                          // 4: ferry.v1.Mount
-	(*ContainerSpec)(nil),                  // 5: ferry.v1.ContainerSpec
-	(*Deployment)(nil),                     // 6: ferry.v1.Deployment
-	(*DeploymentVersion)(nil),              // 7: ferry.v1.DeploymentVersion
-	(*ApplyDeploymentRequest)(nil),         // 8: ferry.v1.ApplyDeploymentRequest
-	(*ApplyDeploymentResponse)(nil),        // 9: ferry.v1.ApplyDeploymentResponse
-	(*GetDeploymentRequest)(nil),           // 10: ferry.v1.GetDeploymentRequest
-	(*GetDeploymentResponse)(nil),          // 11: ferry.v1.GetDeploymentResponse
-	(*ListDeploymentsRequest)(nil),         // 12: ferry.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),        // 13: ferry.v1.ListDeploymentsResponse
-	(*DeleteDeploymentRequest)(nil),        // 14: ferry.v1.DeleteDeploymentRequest
-	(*DeleteDeploymentResponse)(nil),       // 15: ferry.v1.DeleteDeploymentResponse
-	(*ListDeploymentVersionsRequest)(nil),  // 16: ferry.v1.ListDeploymentVersionsRequest
-	(*ListDeploymentVersionsResponse)(nil), // 17: ferry.v1.ListDeploymentVersionsResponse
-	nil,                                    // 18: ferry.v1.DeploymentSpec.EnvEntry
-	nil,                                    // 19: ferry.v1.DeploymentSpec.SecretsEntry
-	nil,                                    // 20: ferry.v1.ContainerSpec.LabelsEntry
-	(*durationpb.Duration)(nil),            // 21: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),          // 22: google.protobuf.Timestamp
+	(CollisionStrategy)(0),                 // 1: ferry.v1.CollisionStrategy
+	(PullPolicy)(0),                        // 2: ferry.v1.PullPolicy
+	(*RetryPolicy)(nil),                    // 3: ferry.v1.RetryPolicy
+	(*DeploymentSpec)(nil),                 // 4: ferry.v1.DeploymentSpec
+	(*Mount)(nil),                          // 5: ferry.v1.Mount
+	(*ContainerSpec)(nil),                  // 6: ferry.v1.ContainerSpec
+	(*Deployment)(nil),                     // 7: ferry.v1.Deployment
+	(*DeploymentVersion)(nil),              // 8: ferry.v1.DeploymentVersion
+	(*ApplyDeploymentRequest)(nil),         // 9: ferry.v1.ApplyDeploymentRequest
+	(*ApplyDeploymentResponse)(nil),        // 10: ferry.v1.ApplyDeploymentResponse
+	(*GetDeploymentRequest)(nil),           // 11: ferry.v1.GetDeploymentRequest
+	(*GetDeploymentResponse)(nil),          // 12: ferry.v1.GetDeploymentResponse
+	(*ListDeploymentsRequest)(nil),         // 13: ferry.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),        // 14: ferry.v1.ListDeploymentsResponse
+	(*DeleteDeploymentRequest)(nil),        // 15: ferry.v1.DeleteDeploymentRequest
+	(*DeleteDeploymentResponse)(nil),       // 16: ferry.v1.DeleteDeploymentResponse
+	(*ListDeploymentVersionsRequest)(nil),  // 17: ferry.v1.ListDeploymentVersionsRequest
+	(*ListDeploymentVersionsResponse)(nil), // 18: ferry.v1.ListDeploymentVersionsResponse
+	nil,                                    // 19: ferry.v1.DeploymentSpec.EnvEntry
+	nil,                                    // 20: ferry.v1.DeploymentSpec.SecretsEntry
+	nil,                                    // 21: ferry.v1.ContainerSpec.LabelsEntry
+	(*durationpb.Duration)(nil),            // 22: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),          // 23: google.protobuf.Timestamp
 }
 var file_ferry_v1_deployment_proto_depIdxs = []int32{
-	21, // 0: ferry.v1.RetryPolicy.delay:type_name -> google.protobuf.Duration
+	22, // 0: ferry.v1.RetryPolicy.delay:type_name -> google.protobuf.Duration
 	0,  // 1: ferry.v1.RetryPolicy.on:type_name -> ferry.v1.RetryCondition
-	18, // 2: ferry.v1.DeploymentSpec.env:type_name -> ferry.v1.DeploymentSpec.EnvEntry
-	21, // 3: ferry.v1.DeploymentSpec.timeout:type_name -> google.protobuf.Duration
-	2,  // 4: ferry.v1.DeploymentSpec.retry:type_name -> ferry.v1.RetryPolicy
-	5,  // 5: ferry.v1.DeploymentSpec.container:type_name -> ferry.v1.ContainerSpec
-	19, // 6: ferry.v1.DeploymentSpec.secrets:type_name -> ferry.v1.DeploymentSpec.SecretsEntry
-	1,  // 7: ferry.v1.ContainerSpec.pull_policy:type_name -> ferry.v1.PullPolicy
-	4,  // 8: ferry.v1.ContainerSpec.mounts:type_name -> ferry.v1.Mount
-	20, // 9: ferry.v1.ContainerSpec.labels:type_name -> ferry.v1.ContainerSpec.LabelsEntry
-	21, // 10: ferry.v1.ContainerSpec.stop_grace:type_name -> google.protobuf.Duration
-	3,  // 11: ferry.v1.Deployment.spec:type_name -> ferry.v1.DeploymentSpec
-	22, // 12: ferry.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
-	22, // 13: ferry.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 14: ferry.v1.DeploymentVersion.spec:type_name -> ferry.v1.DeploymentSpec
-	22, // 15: ferry.v1.DeploymentVersion.create_time:type_name -> google.protobuf.Timestamp
-	3,  // 16: ferry.v1.ApplyDeploymentRequest.spec:type_name -> ferry.v1.DeploymentSpec
-	6,  // 17: ferry.v1.ApplyDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	6,  // 18: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
-	6,  // 19: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
-	7,  // 20: ferry.v1.ListDeploymentVersionsResponse.versions:type_name -> ferry.v1.DeploymentVersion
-	8,  // 21: ferry.v1.DeploymentService.ApplyDeployment:input_type -> ferry.v1.ApplyDeploymentRequest
-	10, // 22: ferry.v1.DeploymentService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
-	12, // 23: ferry.v1.DeploymentService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
-	14, // 24: ferry.v1.DeploymentService.DeleteDeployment:input_type -> ferry.v1.DeleteDeploymentRequest
-	16, // 25: ferry.v1.DeploymentService.ListDeploymentVersions:input_type -> ferry.v1.ListDeploymentVersionsRequest
-	9,  // 26: ferry.v1.DeploymentService.ApplyDeployment:output_type -> ferry.v1.ApplyDeploymentResponse
-	11, // 27: ferry.v1.DeploymentService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
-	13, // 28: ferry.v1.DeploymentService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
-	15, // 29: ferry.v1.DeploymentService.DeleteDeployment:output_type -> ferry.v1.DeleteDeploymentResponse
-	17, // 30: ferry.v1.DeploymentService.ListDeploymentVersions:output_type -> ferry.v1.ListDeploymentVersionsResponse
-	26, // [26:31] is the sub-list for method output_type
-	21, // [21:26] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	19, // 2: ferry.v1.DeploymentSpec.env:type_name -> ferry.v1.DeploymentSpec.EnvEntry
+	22, // 3: ferry.v1.DeploymentSpec.timeout:type_name -> google.protobuf.Duration
+	3,  // 4: ferry.v1.DeploymentSpec.retry:type_name -> ferry.v1.RetryPolicy
+	6,  // 5: ferry.v1.DeploymentSpec.container:type_name -> ferry.v1.ContainerSpec
+	20, // 6: ferry.v1.DeploymentSpec.secrets:type_name -> ferry.v1.DeploymentSpec.SecretsEntry
+	1,  // 7: ferry.v1.DeploymentSpec.collision_strategy:type_name -> ferry.v1.CollisionStrategy
+	2,  // 8: ferry.v1.ContainerSpec.pull_policy:type_name -> ferry.v1.PullPolicy
+	5,  // 9: ferry.v1.ContainerSpec.mounts:type_name -> ferry.v1.Mount
+	21, // 10: ferry.v1.ContainerSpec.labels:type_name -> ferry.v1.ContainerSpec.LabelsEntry
+	22, // 11: ferry.v1.ContainerSpec.stop_grace:type_name -> google.protobuf.Duration
+	4,  // 12: ferry.v1.Deployment.spec:type_name -> ferry.v1.DeploymentSpec
+	23, // 13: ferry.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
+	23, // 14: ferry.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 15: ferry.v1.DeploymentVersion.spec:type_name -> ferry.v1.DeploymentSpec
+	23, // 16: ferry.v1.DeploymentVersion.create_time:type_name -> google.protobuf.Timestamp
+	4,  // 17: ferry.v1.ApplyDeploymentRequest.spec:type_name -> ferry.v1.DeploymentSpec
+	7,  // 18: ferry.v1.ApplyDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	7,  // 19: ferry.v1.GetDeploymentResponse.deployment:type_name -> ferry.v1.Deployment
+	7,  // 20: ferry.v1.ListDeploymentsResponse.deployments:type_name -> ferry.v1.Deployment
+	8,  // 21: ferry.v1.ListDeploymentVersionsResponse.versions:type_name -> ferry.v1.DeploymentVersion
+	9,  // 22: ferry.v1.DeploymentService.ApplyDeployment:input_type -> ferry.v1.ApplyDeploymentRequest
+	11, // 23: ferry.v1.DeploymentService.GetDeployment:input_type -> ferry.v1.GetDeploymentRequest
+	13, // 24: ferry.v1.DeploymentService.ListDeployments:input_type -> ferry.v1.ListDeploymentsRequest
+	15, // 25: ferry.v1.DeploymentService.DeleteDeployment:input_type -> ferry.v1.DeleteDeploymentRequest
+	17, // 26: ferry.v1.DeploymentService.ListDeploymentVersions:input_type -> ferry.v1.ListDeploymentVersionsRequest
+	10, // 27: ferry.v1.DeploymentService.ApplyDeployment:output_type -> ferry.v1.ApplyDeploymentResponse
+	12, // 28: ferry.v1.DeploymentService.GetDeployment:output_type -> ferry.v1.GetDeploymentResponse
+	14, // 29: ferry.v1.DeploymentService.ListDeployments:output_type -> ferry.v1.ListDeploymentsResponse
+	16, // 30: ferry.v1.DeploymentService.DeleteDeployment:output_type -> ferry.v1.DeleteDeploymentResponse
+	18, // 31: ferry.v1.DeploymentService.ListDeploymentVersions:output_type -> ferry.v1.ListDeploymentVersionsResponse
+	27, // [27:32] is the sub-list for method output_type
+	22, // [22:27] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_deployment_proto_init() }
@@ -1398,7 +1498,7 @@ func file_ferry_v1_deployment_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_deployment_proto_rawDesc), len(file_ferry_v1_deployment_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -144,6 +144,105 @@ func (LogStream) EnumDescriptor() ([]byte, []int) {
 	return file_ferry_v1_run_proto_rawDescGZIP(), []int{1}
 }
 
+// WaitReasonCode classifies a reason a run is not running.
+type WaitReasonCode int32
+
+const (
+	WaitReasonCode_WAIT_REASON_CODE_UNSPECIFIED WaitReasonCode = 0
+	// WAIT_REASON_CODE_NOT_DUE: the run's expected start (or retry delay) is
+	// in the future.
+	WaitReasonCode_WAIT_REASON_CODE_NOT_DUE WaitReasonCode = 1
+	// WAIT_REASON_CODE_POOL_PAUSED: the run's work pool is paused.
+	WaitReasonCode_WAIT_REASON_CODE_POOL_PAUSED WaitReasonCode = 2
+	// WAIT_REASON_CODE_QUEUE_PAUSED: the run's work queue is paused.
+	WaitReasonCode_WAIT_REASON_CODE_QUEUE_PAUSED WaitReasonCode = 3
+	// WAIT_REASON_CODE_DEPLOYMENT_PAUSED: the run's deployment is paused.
+	WaitReasonCode_WAIT_REASON_CODE_DEPLOYMENT_PAUSED WaitReasonCode = 4
+	// WAIT_REASON_CODE_NO_AGENT: no agent of the pool is online.
+	WaitReasonCode_WAIT_REASON_CODE_NO_AGENT WaitReasonCode = 5
+	// WAIT_REASON_CODE_AGENTS_DRAINING: every online agent of the pool is draining.
+	WaitReasonCode_WAIT_REASON_CODE_AGENTS_DRAINING WaitReasonCode = 6
+	// WAIT_REASON_CODE_AGENTS_AT_CAPACITY: every accepting agent of the pool is full.
+	WaitReasonCode_WAIT_REASON_CODE_AGENTS_AT_CAPACITY WaitReasonCode = 7
+	// WAIT_REASON_CODE_CONCURRENCY_LIMIT: a concurrency limit the run counts
+	// against is full; limit and holding_run_ids say which and by whom.
+	WaitReasonCode_WAIT_REASON_CODE_CONCURRENCY_LIMIT WaitReasonCode = 8
+	// WAIT_REASON_CODE_PRIORITY: runs ahead of it in dispatch order wait too.
+	WaitReasonCode_WAIT_REASON_CODE_PRIORITY WaitReasonCode = 9
+	// WAIT_REASON_CODE_OFFERED: the run is offered to an agent that has not
+	// claimed it yet.
+	WaitReasonCode_WAIT_REASON_CODE_OFFERED WaitReasonCode = 10
+	// WAIT_REASON_CODE_POLICY_DENIED: an agent's policy rejected the run.
+	WaitReasonCode_WAIT_REASON_CODE_POLICY_DENIED WaitReasonCode = 11
+	// WAIT_REASON_CODE_ACTIVE: the run is pending, running or cancelling.
+	WaitReasonCode_WAIT_REASON_CODE_ACTIVE WaitReasonCode = 12
+	// WAIT_REASON_CODE_ENDED: the run has ended.
+	WaitReasonCode_WAIT_REASON_CODE_ENDED WaitReasonCode = 13
+)
+
+// Enum value maps for WaitReasonCode.
+var (
+	WaitReasonCode_name = map[int32]string{
+		0:  "WAIT_REASON_CODE_UNSPECIFIED",
+		1:  "WAIT_REASON_CODE_NOT_DUE",
+		2:  "WAIT_REASON_CODE_POOL_PAUSED",
+		3:  "WAIT_REASON_CODE_QUEUE_PAUSED",
+		4:  "WAIT_REASON_CODE_DEPLOYMENT_PAUSED",
+		5:  "WAIT_REASON_CODE_NO_AGENT",
+		6:  "WAIT_REASON_CODE_AGENTS_DRAINING",
+		7:  "WAIT_REASON_CODE_AGENTS_AT_CAPACITY",
+		8:  "WAIT_REASON_CODE_CONCURRENCY_LIMIT",
+		9:  "WAIT_REASON_CODE_PRIORITY",
+		10: "WAIT_REASON_CODE_OFFERED",
+		11: "WAIT_REASON_CODE_POLICY_DENIED",
+		12: "WAIT_REASON_CODE_ACTIVE",
+		13: "WAIT_REASON_CODE_ENDED",
+	}
+	WaitReasonCode_value = map[string]int32{
+		"WAIT_REASON_CODE_UNSPECIFIED":        0,
+		"WAIT_REASON_CODE_NOT_DUE":            1,
+		"WAIT_REASON_CODE_POOL_PAUSED":        2,
+		"WAIT_REASON_CODE_QUEUE_PAUSED":       3,
+		"WAIT_REASON_CODE_DEPLOYMENT_PAUSED":  4,
+		"WAIT_REASON_CODE_NO_AGENT":           5,
+		"WAIT_REASON_CODE_AGENTS_DRAINING":    6,
+		"WAIT_REASON_CODE_AGENTS_AT_CAPACITY": 7,
+		"WAIT_REASON_CODE_CONCURRENCY_LIMIT":  8,
+		"WAIT_REASON_CODE_PRIORITY":           9,
+		"WAIT_REASON_CODE_OFFERED":            10,
+		"WAIT_REASON_CODE_POLICY_DENIED":      11,
+		"WAIT_REASON_CODE_ACTIVE":             12,
+		"WAIT_REASON_CODE_ENDED":              13,
+	}
+)
+
+func (x WaitReasonCode) Enum() *WaitReasonCode {
+	p := new(WaitReasonCode)
+	*p = x
+	return p
+}
+
+func (x WaitReasonCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WaitReasonCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_ferry_v1_run_proto_enumTypes[2].Descriptor()
+}
+
+func (WaitReasonCode) Type() protoreflect.EnumType {
+	return &file_ferry_v1_run_proto_enumTypes[2]
+}
+
+func (x WaitReasonCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WaitReasonCode.Descriptor instead.
+func (WaitReasonCode) EnumDescriptor() ([]byte, []int) {
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{2}
+}
+
 // Run is one execution of a deployment version.
 type Run struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -1641,6 +1740,207 @@ func (x *FollowRunLogsResponse) GetPageToken() string {
 	return ""
 }
 
+type ExplainRunRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainRunRequest) Reset() {
+	*x = ExplainRunRequest{}
+	mi := &file_ferry_v1_run_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainRunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainRunRequest) ProtoMessage() {}
+
+func (x *ExplainRunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_run_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainRunRequest.ProtoReflect.Descriptor instead.
+func (*ExplainRunRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ExplainRunRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ExplainRunResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// run is the run as it is now.
+	Run *Run `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	// reasons lists what holds the run back, most fundamental first. A run
+	// that is running, or has ended, gets one reason saying so.
+	Reasons       []*WaitReason `protobuf:"bytes,2,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainRunResponse) Reset() {
+	*x = ExplainRunResponse{}
+	mi := &file_ferry_v1_run_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainRunResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainRunResponse) ProtoMessage() {}
+
+func (x *ExplainRunResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_run_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainRunResponse.ProtoReflect.Descriptor instead.
+func (*ExplainRunResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ExplainRunResponse) GetRun() *Run {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+func (x *ExplainRunResponse) GetReasons() []*WaitReason {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+// WaitReason is one thing that holds a run back.
+type WaitReason struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code classifies the reason.
+	Code WaitReasonCode `protobuf:"varint,1,opt,name=code,proto3,enum=ferry.v1.WaitReasonCode" json:"code,omitempty"`
+	// message says it for people.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// limit names the full concurrency limit: "pool/NAME", "queue/POOL/NAME",
+	// "deployment/NAME" or "limit/NAME".
+	Limit string `protobuf:"bytes,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// holding_run_ids lists the runs holding the full limit's slots.
+	HoldingRunIds []string `protobuf:"bytes,4,rep,name=holding_run_ids,json=holdingRunIds,proto3" json:"holding_run_ids,omitempty"`
+	// runs_ahead counts the due runs the dispatcher offers first.
+	RunsAhead int32 `protobuf:"varint,5,opt,name=runs_ahead,json=runsAhead,proto3" json:"runs_ahead,omitempty"`
+	// agent_id is the agent the run is offered to or leased by.
+	AgentId string `protobuf:"bytes,6,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// until is when the reason lapses by itself: the expected start, or the
+	// end of an offer.
+	Until         *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=until,proto3" json:"until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitReason) Reset() {
+	*x = WaitReason{}
+	mi := &file_ferry_v1_run_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitReason) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitReason) ProtoMessage() {}
+
+func (x *WaitReason) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_run_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitReason.ProtoReflect.Descriptor instead.
+func (*WaitReason) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *WaitReason) GetCode() WaitReasonCode {
+	if x != nil {
+		return x.Code
+	}
+	return WaitReasonCode_WAIT_REASON_CODE_UNSPECIFIED
+}
+
+func (x *WaitReason) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *WaitReason) GetLimit() string {
+	if x != nil {
+		return x.Limit
+	}
+	return ""
+}
+
+func (x *WaitReason) GetHoldingRunIds() []string {
+	if x != nil {
+		return x.HoldingRunIds
+	}
+	return nil
+}
+
+func (x *WaitReason) GetRunsAhead() int32 {
+	if x != nil {
+		return x.RunsAhead
+	}
+	return 0
+}
+
+func (x *WaitReason) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *WaitReason) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
 var File_ferry_v1_run_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_run_proto_rawDesc = "" +
@@ -1771,7 +2071,22 @@ const file_ferry_v1_run_proto_rawDesc = "" +
 	"\x15FollowRunLogsResponse\x12'\n" +
 	"\x05lines\x18\x01 \x03(\v2\x11.ferry.v1.LogLineR\x05lines\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken*\xe5\x01\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"-\n" +
+	"\x11ExplainRunRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x02R\x02id\"e\n" +
+	"\x12ExplainRunResponse\x12\x1f\n" +
+	"\x03run\x18\x01 \x01(\v2\r.ferry.v1.RunR\x03run\x12.\n" +
+	"\areasons\x18\x02 \x03(\v2\x14.ferry.v1.WaitReasonR\areasons\"\xfe\x01\n" +
+	"\n" +
+	"WaitReason\x12,\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x18.ferry.v1.WaitReasonCodeR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\tR\x05limit\x12&\n" +
+	"\x0fholding_run_ids\x18\x04 \x03(\tR\rholdingRunIds\x12\x1d\n" +
+	"\n" +
+	"runs_ahead\x18\x05 \x01(\x05R\trunsAhead\x12\x19\n" +
+	"\bagent_id\x18\x06 \x01(\tR\aagentId\x120\n" +
+	"\x05until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05until*\xe5\x01\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13RUN_STATE_SCHEDULED\x10\x01\x12\x15\n" +
@@ -1786,7 +2101,23 @@ const file_ferry_v1_run_proto_rawDesc = "" +
 	"\x16LOG_STREAM_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11LOG_STREAM_STDOUT\x10\x01\x12\x15\n" +
 	"\x11LOG_STREAM_STDERR\x10\x02\x12\x15\n" +
-	"\x11LOG_STREAM_SYSTEM\x10\x032\x8b\x06\n" +
+	"\x11LOG_STREAM_SYSTEM\x10\x03*\xed\x03\n" +
+	"\x0eWaitReasonCode\x12 \n" +
+	"\x1cWAIT_REASON_CODE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18WAIT_REASON_CODE_NOT_DUE\x10\x01\x12 \n" +
+	"\x1cWAIT_REASON_CODE_POOL_PAUSED\x10\x02\x12!\n" +
+	"\x1dWAIT_REASON_CODE_QUEUE_PAUSED\x10\x03\x12&\n" +
+	"\"WAIT_REASON_CODE_DEPLOYMENT_PAUSED\x10\x04\x12\x1d\n" +
+	"\x19WAIT_REASON_CODE_NO_AGENT\x10\x05\x12$\n" +
+	" WAIT_REASON_CODE_AGENTS_DRAINING\x10\x06\x12'\n" +
+	"#WAIT_REASON_CODE_AGENTS_AT_CAPACITY\x10\a\x12&\n" +
+	"\"WAIT_REASON_CODE_CONCURRENCY_LIMIT\x10\b\x12\x1d\n" +
+	"\x19WAIT_REASON_CODE_PRIORITY\x10\t\x12\x1c\n" +
+	"\x18WAIT_REASON_CODE_OFFERED\x10\n" +
+	"\x12\"\n" +
+	"\x1eWAIT_REASON_CODE_POLICY_DENIED\x10\v\x12\x1b\n" +
+	"\x17WAIT_REASON_CODE_ACTIVE\x10\f\x12\x1a\n" +
+	"\x16WAIT_REASON_CODE_ENDED\x10\r2\xd9\x06\n" +
 	"\n" +
 	"RunService\x12D\n" +
 	"\tCreateRun\x12\x1a.ferry.v1.CreateRunRequest\x1a\x1b.ferry.v1.CreateRunResponse\x12G\n" +
@@ -1799,7 +2130,9 @@ const file_ferry_v1_run_proto_rawDesc = "" +
 	"\bWatchRun\x12\x19.ferry.v1.WatchRunRequest\x1a\x1a.ferry.v1.WatchRunResponse\"\x03\x90\x02\x010\x01\x12g\n" +
 	"\x13ListRunStateChanges\x12$.ferry.v1.ListRunStateChangesRequest\x1a%.ferry.v1.ListRunStateChangesResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vListRunLogs\x12\x1c.ferry.v1.ListRunLogsRequest\x1a\x1d.ferry.v1.ListRunLogsResponse\"\x03\x90\x02\x01\x12W\n" +
-	"\rFollowRunLogs\x12\x1e.ferry.v1.FollowRunLogsRequest\x1a\x1f.ferry.v1.FollowRunLogsResponse\"\x03\x90\x02\x010\x01B5Z3github.com/ferryhq/ferry/proto/gen/ferry/v1;ferryv1b\x06proto3"
+	"\rFollowRunLogs\x12\x1e.ferry.v1.FollowRunLogsRequest\x1a\x1f.ferry.v1.FollowRunLogsResponse\"\x03\x90\x02\x010\x01\x12L\n" +
+	"\n" +
+	"ExplainRun\x12\x1b.ferry.v1.ExplainRunRequest\x1a\x1c.ferry.v1.ExplainRunResponse\"\x03\x90\x02\x01B5Z3github.com/ferryhq/ferry/proto/gen/ferry/v1;ferryv1b\x06proto3"
 
 var (
 	file_ferry_v1_run_proto_rawDescOnce sync.Once
@@ -1813,90 +2146,100 @@ func file_ferry_v1_run_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_run_proto_rawDescData
 }
 
-var file_ferry_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ferry_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_ferry_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_ferry_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_ferry_v1_run_proto_goTypes = []any{
 	(RunState)(0),                       // 0: ferry.v1.RunState
 	(LogStream)(0),                      // 1: ferry.v1.LogStream
-	(*Run)(nil),                         // 2: ferry.v1.Run
-	(*RunStateChange)(nil),              // 3: ferry.v1.RunStateChange
-	(*LogLine)(nil),                     // 4: ferry.v1.LogLine
-	(*RunTemplate)(nil),                 // 5: ferry.v1.RunTemplate
-	(*CreateRunRequest)(nil),            // 6: ferry.v1.CreateRunRequest
-	(*CreateRunResponse)(nil),           // 7: ferry.v1.CreateRunResponse
-	(*CreateRunsRequest)(nil),           // 8: ferry.v1.CreateRunsRequest
-	(*CreateRunsResponse)(nil),          // 9: ferry.v1.CreateRunsResponse
-	(*GetRunRequest)(nil),               // 10: ferry.v1.GetRunRequest
-	(*GetRunResponse)(nil),              // 11: ferry.v1.GetRunResponse
-	(*ListRunsRequest)(nil),             // 12: ferry.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),            // 13: ferry.v1.ListRunsResponse
-	(*CancelRunRequest)(nil),            // 14: ferry.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),           // 15: ferry.v1.CancelRunResponse
-	(*RetryRunRequest)(nil),             // 16: ferry.v1.RetryRunRequest
-	(*RetryRunResponse)(nil),            // 17: ferry.v1.RetryRunResponse
-	(*WatchRunRequest)(nil),             // 18: ferry.v1.WatchRunRequest
-	(*WatchRunResponse)(nil),            // 19: ferry.v1.WatchRunResponse
-	(*ListRunStateChangesRequest)(nil),  // 20: ferry.v1.ListRunStateChangesRequest
-	(*ListRunStateChangesResponse)(nil), // 21: ferry.v1.ListRunStateChangesResponse
-	(*ListRunLogsRequest)(nil),          // 22: ferry.v1.ListRunLogsRequest
-	(*ListRunLogsResponse)(nil),         // 23: ferry.v1.ListRunLogsResponse
-	(*FollowRunLogsRequest)(nil),        // 24: ferry.v1.FollowRunLogsRequest
-	(*FollowRunLogsResponse)(nil),       // 25: ferry.v1.FollowRunLogsResponse
-	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(WaitReasonCode)(0),                 // 2: ferry.v1.WaitReasonCode
+	(*Run)(nil),                         // 3: ferry.v1.Run
+	(*RunStateChange)(nil),              // 4: ferry.v1.RunStateChange
+	(*LogLine)(nil),                     // 5: ferry.v1.LogLine
+	(*RunTemplate)(nil),                 // 6: ferry.v1.RunTemplate
+	(*CreateRunRequest)(nil),            // 7: ferry.v1.CreateRunRequest
+	(*CreateRunResponse)(nil),           // 8: ferry.v1.CreateRunResponse
+	(*CreateRunsRequest)(nil),           // 9: ferry.v1.CreateRunsRequest
+	(*CreateRunsResponse)(nil),          // 10: ferry.v1.CreateRunsResponse
+	(*GetRunRequest)(nil),               // 11: ferry.v1.GetRunRequest
+	(*GetRunResponse)(nil),              // 12: ferry.v1.GetRunResponse
+	(*ListRunsRequest)(nil),             // 13: ferry.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),            // 14: ferry.v1.ListRunsResponse
+	(*CancelRunRequest)(nil),            // 15: ferry.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),           // 16: ferry.v1.CancelRunResponse
+	(*RetryRunRequest)(nil),             // 17: ferry.v1.RetryRunRequest
+	(*RetryRunResponse)(nil),            // 18: ferry.v1.RetryRunResponse
+	(*WatchRunRequest)(nil),             // 19: ferry.v1.WatchRunRequest
+	(*WatchRunResponse)(nil),            // 20: ferry.v1.WatchRunResponse
+	(*ListRunStateChangesRequest)(nil),  // 21: ferry.v1.ListRunStateChangesRequest
+	(*ListRunStateChangesResponse)(nil), // 22: ferry.v1.ListRunStateChangesResponse
+	(*ListRunLogsRequest)(nil),          // 23: ferry.v1.ListRunLogsRequest
+	(*ListRunLogsResponse)(nil),         // 24: ferry.v1.ListRunLogsResponse
+	(*FollowRunLogsRequest)(nil),        // 25: ferry.v1.FollowRunLogsRequest
+	(*FollowRunLogsResponse)(nil),       // 26: ferry.v1.FollowRunLogsResponse
+	(*ExplainRunRequest)(nil),           // 27: ferry.v1.ExplainRunRequest
+	(*ExplainRunResponse)(nil),          // 28: ferry.v1.ExplainRunResponse
+	(*WaitReason)(nil),                  // 29: ferry.v1.WaitReason
+	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
 }
 var file_ferry_v1_run_proto_depIdxs = []int32{
 	0,  // 0: ferry.v1.Run.state:type_name -> ferry.v1.RunState
-	26, // 1: ferry.v1.Run.expected_start_time:type_name -> google.protobuf.Timestamp
-	26, // 2: ferry.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	26, // 3: ferry.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	26, // 4: ferry.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	26, // 5: ferry.v1.Run.update_time:type_name -> google.protobuf.Timestamp
+	30, // 1: ferry.v1.Run.expected_start_time:type_name -> google.protobuf.Timestamp
+	30, // 2: ferry.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	30, // 3: ferry.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	30, // 4: ferry.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	30, // 5: ferry.v1.Run.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 6: ferry.v1.RunStateChange.from_state:type_name -> ferry.v1.RunState
 	0,  // 7: ferry.v1.RunStateChange.to_state:type_name -> ferry.v1.RunState
-	26, // 8: ferry.v1.RunStateChange.time:type_name -> google.protobuf.Timestamp
+	30, // 8: ferry.v1.RunStateChange.time:type_name -> google.protobuf.Timestamp
 	1,  // 9: ferry.v1.LogLine.stream:type_name -> ferry.v1.LogStream
-	26, // 10: ferry.v1.LogLine.time:type_name -> google.protobuf.Timestamp
-	26, // 11: ferry.v1.RunTemplate.expected_start_time:type_name -> google.protobuf.Timestamp
-	5,  // 12: ferry.v1.CreateRunRequest.run:type_name -> ferry.v1.RunTemplate
-	2,  // 13: ferry.v1.CreateRunResponse.run:type_name -> ferry.v1.Run
-	5,  // 14: ferry.v1.CreateRunsRequest.runs:type_name -> ferry.v1.RunTemplate
-	2,  // 15: ferry.v1.CreateRunsResponse.runs:type_name -> ferry.v1.Run
-	2,  // 16: ferry.v1.GetRunResponse.run:type_name -> ferry.v1.Run
+	30, // 10: ferry.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	30, // 11: ferry.v1.RunTemplate.expected_start_time:type_name -> google.protobuf.Timestamp
+	6,  // 12: ferry.v1.CreateRunRequest.run:type_name -> ferry.v1.RunTemplate
+	3,  // 13: ferry.v1.CreateRunResponse.run:type_name -> ferry.v1.Run
+	6,  // 14: ferry.v1.CreateRunsRequest.runs:type_name -> ferry.v1.RunTemplate
+	3,  // 15: ferry.v1.CreateRunsResponse.runs:type_name -> ferry.v1.Run
+	3,  // 16: ferry.v1.GetRunResponse.run:type_name -> ferry.v1.Run
 	0,  // 17: ferry.v1.ListRunsRequest.states:type_name -> ferry.v1.RunState
-	26, // 18: ferry.v1.ListRunsRequest.created_after:type_name -> google.protobuf.Timestamp
-	26, // 19: ferry.v1.ListRunsRequest.created_before:type_name -> google.protobuf.Timestamp
-	2,  // 20: ferry.v1.ListRunsResponse.runs:type_name -> ferry.v1.Run
-	2,  // 21: ferry.v1.CancelRunResponse.run:type_name -> ferry.v1.Run
-	2,  // 22: ferry.v1.RetryRunResponse.run:type_name -> ferry.v1.Run
-	2,  // 23: ferry.v1.WatchRunResponse.run:type_name -> ferry.v1.Run
-	3,  // 24: ferry.v1.ListRunStateChangesResponse.changes:type_name -> ferry.v1.RunStateChange
-	4,  // 25: ferry.v1.ListRunLogsResponse.lines:type_name -> ferry.v1.LogLine
-	4,  // 26: ferry.v1.FollowRunLogsResponse.lines:type_name -> ferry.v1.LogLine
-	6,  // 27: ferry.v1.RunService.CreateRun:input_type -> ferry.v1.CreateRunRequest
-	8,  // 28: ferry.v1.RunService.CreateRuns:input_type -> ferry.v1.CreateRunsRequest
-	10, // 29: ferry.v1.RunService.GetRun:input_type -> ferry.v1.GetRunRequest
-	12, // 30: ferry.v1.RunService.ListRuns:input_type -> ferry.v1.ListRunsRequest
-	14, // 31: ferry.v1.RunService.CancelRun:input_type -> ferry.v1.CancelRunRequest
-	16, // 32: ferry.v1.RunService.RetryRun:input_type -> ferry.v1.RetryRunRequest
-	18, // 33: ferry.v1.RunService.WatchRun:input_type -> ferry.v1.WatchRunRequest
-	20, // 34: ferry.v1.RunService.ListRunStateChanges:input_type -> ferry.v1.ListRunStateChangesRequest
-	22, // 35: ferry.v1.RunService.ListRunLogs:input_type -> ferry.v1.ListRunLogsRequest
-	24, // 36: ferry.v1.RunService.FollowRunLogs:input_type -> ferry.v1.FollowRunLogsRequest
-	7,  // 37: ferry.v1.RunService.CreateRun:output_type -> ferry.v1.CreateRunResponse
-	9,  // 38: ferry.v1.RunService.CreateRuns:output_type -> ferry.v1.CreateRunsResponse
-	11, // 39: ferry.v1.RunService.GetRun:output_type -> ferry.v1.GetRunResponse
-	13, // 40: ferry.v1.RunService.ListRuns:output_type -> ferry.v1.ListRunsResponse
-	15, // 41: ferry.v1.RunService.CancelRun:output_type -> ferry.v1.CancelRunResponse
-	17, // 42: ferry.v1.RunService.RetryRun:output_type -> ferry.v1.RetryRunResponse
-	19, // 43: ferry.v1.RunService.WatchRun:output_type -> ferry.v1.WatchRunResponse
-	21, // 44: ferry.v1.RunService.ListRunStateChanges:output_type -> ferry.v1.ListRunStateChangesResponse
-	23, // 45: ferry.v1.RunService.ListRunLogs:output_type -> ferry.v1.ListRunLogsResponse
-	25, // 46: ferry.v1.RunService.FollowRunLogs:output_type -> ferry.v1.FollowRunLogsResponse
-	37, // [37:47] is the sub-list for method output_type
-	27, // [27:37] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	30, // 18: ferry.v1.ListRunsRequest.created_after:type_name -> google.protobuf.Timestamp
+	30, // 19: ferry.v1.ListRunsRequest.created_before:type_name -> google.protobuf.Timestamp
+	3,  // 20: ferry.v1.ListRunsResponse.runs:type_name -> ferry.v1.Run
+	3,  // 21: ferry.v1.CancelRunResponse.run:type_name -> ferry.v1.Run
+	3,  // 22: ferry.v1.RetryRunResponse.run:type_name -> ferry.v1.Run
+	3,  // 23: ferry.v1.WatchRunResponse.run:type_name -> ferry.v1.Run
+	4,  // 24: ferry.v1.ListRunStateChangesResponse.changes:type_name -> ferry.v1.RunStateChange
+	5,  // 25: ferry.v1.ListRunLogsResponse.lines:type_name -> ferry.v1.LogLine
+	5,  // 26: ferry.v1.FollowRunLogsResponse.lines:type_name -> ferry.v1.LogLine
+	3,  // 27: ferry.v1.ExplainRunResponse.run:type_name -> ferry.v1.Run
+	29, // 28: ferry.v1.ExplainRunResponse.reasons:type_name -> ferry.v1.WaitReason
+	2,  // 29: ferry.v1.WaitReason.code:type_name -> ferry.v1.WaitReasonCode
+	30, // 30: ferry.v1.WaitReason.until:type_name -> google.protobuf.Timestamp
+	7,  // 31: ferry.v1.RunService.CreateRun:input_type -> ferry.v1.CreateRunRequest
+	9,  // 32: ferry.v1.RunService.CreateRuns:input_type -> ferry.v1.CreateRunsRequest
+	11, // 33: ferry.v1.RunService.GetRun:input_type -> ferry.v1.GetRunRequest
+	13, // 34: ferry.v1.RunService.ListRuns:input_type -> ferry.v1.ListRunsRequest
+	15, // 35: ferry.v1.RunService.CancelRun:input_type -> ferry.v1.CancelRunRequest
+	17, // 36: ferry.v1.RunService.RetryRun:input_type -> ferry.v1.RetryRunRequest
+	19, // 37: ferry.v1.RunService.WatchRun:input_type -> ferry.v1.WatchRunRequest
+	21, // 38: ferry.v1.RunService.ListRunStateChanges:input_type -> ferry.v1.ListRunStateChangesRequest
+	23, // 39: ferry.v1.RunService.ListRunLogs:input_type -> ferry.v1.ListRunLogsRequest
+	25, // 40: ferry.v1.RunService.FollowRunLogs:input_type -> ferry.v1.FollowRunLogsRequest
+	27, // 41: ferry.v1.RunService.ExplainRun:input_type -> ferry.v1.ExplainRunRequest
+	8,  // 42: ferry.v1.RunService.CreateRun:output_type -> ferry.v1.CreateRunResponse
+	10, // 43: ferry.v1.RunService.CreateRuns:output_type -> ferry.v1.CreateRunsResponse
+	12, // 44: ferry.v1.RunService.GetRun:output_type -> ferry.v1.GetRunResponse
+	14, // 45: ferry.v1.RunService.ListRuns:output_type -> ferry.v1.ListRunsResponse
+	16, // 46: ferry.v1.RunService.CancelRun:output_type -> ferry.v1.CancelRunResponse
+	18, // 47: ferry.v1.RunService.RetryRun:output_type -> ferry.v1.RetryRunResponse
+	20, // 48: ferry.v1.RunService.WatchRun:output_type -> ferry.v1.WatchRunResponse
+	22, // 49: ferry.v1.RunService.ListRunStateChanges:output_type -> ferry.v1.ListRunStateChangesResponse
+	24, // 50: ferry.v1.RunService.ListRunLogs:output_type -> ferry.v1.ListRunLogsResponse
+	26, // 51: ferry.v1.RunService.FollowRunLogs:output_type -> ferry.v1.FollowRunLogsResponse
+	28, // 52: ferry.v1.RunService.ExplainRun:output_type -> ferry.v1.ExplainRunResponse
+	42, // [42:53] is the sub-list for method output_type
+	31, // [31:42] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_run_proto_init() }
@@ -1912,8 +2255,8 @@ func file_ferry_v1_run_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_run_proto_rawDesc), len(file_ferry_v1_run_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   24,
+			NumEnums:      3,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -55,6 +55,8 @@ const (
 	// RunServiceFollowRunLogsProcedure is the fully-qualified name of the RunService's FollowRunLogs
 	// RPC.
 	RunServiceFollowRunLogsProcedure = "/ferry.v1.RunService/FollowRunLogs"
+	// RunServiceExplainRunProcedure is the fully-qualified name of the RunService's ExplainRun RPC.
+	RunServiceExplainRunProcedure = "/ferry.v1.RunService/ExplainRun"
 )
 
 // RunServiceClient is a client for the ferry.v1.RunService service.
@@ -82,6 +84,9 @@ type RunServiceClient interface {
 	// FollowRunLogs streams a run's log lines as they arrive and ends once the
 	// run is final and every line was sent.
 	FollowRunLogs(context.Context, *connect.Request[v1.FollowRunLogsRequest]) (*connect.ServerStreamForClient[v1.FollowRunLogsResponse], error)
+	// ExplainRun says why a run is not running: each thing that holds it
+	// back now, or what became of it when it is running or ended.
+	ExplainRun(context.Context, *connect.Request[v1.ExplainRunRequest]) (*connect.Response[v1.ExplainRunResponse], error)
 }
 
 // NewRunServiceClient constructs a client for the ferry.v1.RunService service. By default, it uses
@@ -161,6 +166,13 @@ func NewRunServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		explainRun: connect.NewClient[v1.ExplainRunRequest, v1.ExplainRunResponse](
+			httpClient,
+			baseURL+RunServiceExplainRunProcedure,
+			connect.WithSchema(runServiceMethods.ByName("ExplainRun")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -176,6 +188,7 @@ type runServiceClient struct {
 	listRunStateChanges *connect.Client[v1.ListRunStateChangesRequest, v1.ListRunStateChangesResponse]
 	listRunLogs         *connect.Client[v1.ListRunLogsRequest, v1.ListRunLogsResponse]
 	followRunLogs       *connect.Client[v1.FollowRunLogsRequest, v1.FollowRunLogsResponse]
+	explainRun          *connect.Client[v1.ExplainRunRequest, v1.ExplainRunResponse]
 }
 
 // CreateRun calls ferry.v1.RunService.CreateRun.
@@ -228,6 +241,11 @@ func (c *runServiceClient) FollowRunLogs(ctx context.Context, req *connect.Reque
 	return c.followRunLogs.CallServerStream(ctx, req)
 }
 
+// ExplainRun calls ferry.v1.RunService.ExplainRun.
+func (c *runServiceClient) ExplainRun(ctx context.Context, req *connect.Request[v1.ExplainRunRequest]) (*connect.Response[v1.ExplainRunResponse], error) {
+	return c.explainRun.CallUnary(ctx, req)
+}
+
 // RunServiceHandler is an implementation of the ferry.v1.RunService service.
 type RunServiceHandler interface {
 	// CreateRun creates a run of a deployment's current version. With an
@@ -253,6 +271,9 @@ type RunServiceHandler interface {
 	// FollowRunLogs streams a run's log lines as they arrive and ends once the
 	// run is final and every line was sent.
 	FollowRunLogs(context.Context, *connect.Request[v1.FollowRunLogsRequest], *connect.ServerStream[v1.FollowRunLogsResponse]) error
+	// ExplainRun says why a run is not running: each thing that holds it
+	// back now, or what became of it when it is running or ended.
+	ExplainRun(context.Context, *connect.Request[v1.ExplainRunRequest]) (*connect.Response[v1.ExplainRunResponse], error)
 }
 
 // NewRunServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -328,6 +349,13 @@ func NewRunServiceHandler(svc RunServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	runServiceExplainRunHandler := connect.NewUnaryHandler(
+		RunServiceExplainRunProcedure,
+		svc.ExplainRun,
+		connect.WithSchema(runServiceMethods.ByName("ExplainRun")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/ferry.v1.RunService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RunServiceCreateRunProcedure:
@@ -350,6 +378,8 @@ func NewRunServiceHandler(svc RunServiceHandler, opts ...connect.HandlerOption) 
 			runServiceListRunLogsHandler.ServeHTTP(w, r)
 		case RunServiceFollowRunLogsProcedure:
 			runServiceFollowRunLogsHandler.ServeHTTP(w, r)
+		case RunServiceExplainRunProcedure:
+			runServiceExplainRunHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -397,4 +427,8 @@ func (UnimplementedRunServiceHandler) ListRunLogs(context.Context, *connect.Requ
 
 func (UnimplementedRunServiceHandler) FollowRunLogs(context.Context, *connect.Request[v1.FollowRunLogsRequest], *connect.ServerStream[v1.FollowRunLogsResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.RunService.FollowRunLogs is not implemented"))
+}
+
+func (UnimplementedRunServiceHandler) ExplainRun(context.Context, *connect.Request[v1.ExplainRunRequest]) (*connect.Response[v1.ExplainRunResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.RunService.ExplainRun is not implemented"))
 }

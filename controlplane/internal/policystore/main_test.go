@@ -1,0 +1,9 @@
+package policystore
+
+import (
+	"testing"
+
+	"github.com/ferryhq/ferry/controlplane/internal/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
