@@ -265,5 +265,8 @@ WHERE r.pool_id = @pool_id
   AND r.expected_start_time <= @now::timestamptz
   AND (r.lease_expire_time IS NULL OR r.lease_expire_time <= @now::timestamptz)
   AND NOT q.paused
-  AND (-q.priority, -r.priority, r.expected_start_time, r.id)
-      < (-@queue_priority::integer, -@run_priority::integer, @expected_start_time::timestamptz, @run_id::uuid);
+  AND (q.priority > @queue_priority::integer
+       OR (q.priority = @queue_priority::integer
+           AND (r.priority > @run_priority::integer
+                OR (r.priority = @run_priority::integer
+                    AND (r.expected_start_time, r.id) < (@expected_start_time::timestamptz, @run_id::uuid)))));

@@ -78,7 +78,10 @@ func startPlane(t *testing.T) *plane {
 		LeaseDuration: planeLease, HeartbeatInterval: planeHeartbeat, KeepaliveInterval: time.Second,
 		OfferTTL: planeOfferTTL, ReaperGrace: planeGrace,
 	}
-	app := server.New(cfg, st, fake, log)
+	app, err := server.New(ctx, cfg, st, fake, log)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

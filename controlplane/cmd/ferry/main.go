@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/ferryhq/ferry/controlplane/internal/audit"
 	"github.com/ferryhq/ferry/controlplane/internal/cli"
 	"github.com/ferryhq/ferry/controlplane/internal/server"
 )
@@ -77,6 +79,13 @@ func serverCommand() cli.Command {
 			dataDir, dbURL, logLevel := dbFlags(fs, env.Getenv)
 			kekFile := fs.String("signing-kek-file", env.Getenv("FERRY_SIGNING_KEK_FILE"),
 				"file holding the 32-byte key that seals the work-order signing keys; default <data-dir>/signing-kek, created on first start; give every replica the same file (FERRY_SIGNING_KEK_FILE)")
+			pepperFile := fs.String("auth-pepper-file", env.Getenv("FERRY_AUTH_PEPPER_FILE"),
+				"file holding the 32-byte secret that keys stored API key, token and session hashes; default <data-dir>/auth-pepper, created on first start; give every replica the same file (FERRY_AUTH_PEPPER_FILE)")
+			var corsOrigins, proxies listFlag
+			corsOrigins.setFromEnv(env.Getenv("FERRY_CORS_ORIGINS"))
+			proxies.setFromEnv(env.Getenv("FERRY_TRUSTED_PROXIES"))
+			fs.Var(&corsOrigins, "cors-origin", "browser origin allowed to call the API, such as https://ferry.example.com; repeat for more (FERRY_CORS_ORIGINS, comma-separated)")
+			fs.Var(&proxies, "trusted-proxy", "address or CIDR of a proxy whose X-Forwarded-For is believed; repeat for more (FERRY_TRUSTED_PROXIES, comma-separated)")
 			leaseDur := fs.Duration("lease-duration", durationEnv(env.Getenv, "FERRY_LEASE_DURATION", 30*time.Second), "how long a run's lease lasts without a heartbeat (FERRY_LEASE_DURATION)")
 			if err := fs.Parse(args); err != nil {
 				return &cli.ExitError{Code: 2}
@@ -85,7 +94,16 @@ func serverCommand() cli.Command {
 			if err != nil {
 				return err
 			}
+			trusted, err := audit.ParseProxies(proxies)
+			if err != nil {
+				return fmt.Errorf("--trusted-proxy: %w", err)
+			}
 			return server.Run(ctx, server.Config{
+				AuthPepperFile:             *pepperFile,
+				CORSOrigins:                corsOrigins,
+				TrustedProxies:             trusted,
+				BootstrapAdminEmail:        env.Getenv("FERRY_BOOTSTRAP_ADMIN_EMAIL"),
+				BootstrapAdminPasswordFile: env.Getenv("FERRY_BOOTSTRAP_ADMIN_PASSWORD_FILE"),
 				Addr: *addr, DataDir: *dataDir, DatabaseURL: *dbURL, LeaseDuration: *leaseDur, SigningKEKFile: *kekFile,
 				KeepaliveInterval: durationEnv(env.Getenv, "FERRY_KEEPALIVE_INTERVAL", 0),
 				OfferTTL:          durationEnv(env.Getenv, "FERRY_OFFER_TTL", 0),
@@ -126,5 +144,26 @@ func migrateCommand() cli.Command {
 			}
 			return nil
 		},
+	}
+}
+
+// listFlag is a repeatable string flag whose default comes from a
+// comma-separated environment variable.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// Set adds one value; the first value given on the command line replaces
+// the environment's list.
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+func (l *listFlag) setFromEnv(v string) {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l = append(*l, part)
+		}
 	}
 }

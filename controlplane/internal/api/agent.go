@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferryhq/ferry/controlplane/internal/auth"
 	"github.com/ferryhq/ferry/controlplane/internal/dispatch"
+	"github.com/ferryhq/ferry/controlplane/internal/limits"
 	"github.com/ferryhq/ferry/controlplane/internal/run"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
@@ -177,22 +178,56 @@ func (s *AgentServer) ClaimRuns(ctx context.Context, req *connect.Request[ferryv
 		return nil, err
 	}
 	reqs := make([]transition.Request, 0, len(req.Msg.GetClaims()))
+	claims := make([]limits.Claim, 0, len(req.Msg.GetClaims()))
 	for i, c := range req.Msg.GetClaims() {
 		id, err := uuid.Parse(c.GetRunId())
 		if err != nil {
 			return nil, errInvalid(fmt.Sprintf("claims[%d].run_id", i), "not a UUID")
 		}
 		reqs = append(reqs, transition.Request{RunID: id, Event: run.Claim{AgentID: agent.ID.String(), Token: c.GetLeaseToken()}})
+		claims = append(claims, limits.Claim{RunID: id, Token: c.GetLeaseToken()})
 	}
 	now := s.Clock.Now()
-	var outcomes []transition.Outcome
+	var (
+		outcomes []transition.Outcome
+		refused  map[uuid.UUID]*limits.FullError
+	)
 	err = s.Store.Tx(ctx, func(q db.Querier) error {
+		// The limits are checked again under their locks, which stay held
+		// while the claims are applied: an offer that lapsed may have lost
+		// its slot to another run.
 		var err error
-		outcomes, err = s.Applier.Apply(ctx, q, now, reqs, poolFilter(p.PoolID))
+		refused, err = limits.AdmitClaims(ctx, q, agent.ID, claims, now)
+		if err != nil {
+			return err
+		}
+		admitted := reqs
+		if len(refused) > 0 {
+			admitted = make([]transition.Request, 0, len(reqs))
+			for _, r := range reqs {
+				if refused[r.RunID] == nil {
+					admitted = append(admitted, r)
+				}
+			}
+		}
+		outcomes, err = s.Applier.Apply(ctx, q, now, admitted, poolFilter(p.PoolID))
 		return err
 	})
 	if err != nil {
 		return nil, errInternal(ctx, s.Log, "claim runs", err)
+	}
+	if len(refused) > 0 {
+		// Answer in the order of the claims, as Apply does.
+		applied := outcomes
+		outcomes = make([]transition.Outcome, 0, len(reqs))
+		for _, r := range reqs {
+			if full := refused[r.RunID]; full != nil {
+				outcomes = append(outcomes, transition.Outcome{Request: r, Err: full})
+				continue
+			}
+			outcomes = append(outcomes, applied[0])
+			applied = applied[1:]
+		}
 	}
 	resp := &ferryv1.ClaimRunsResponse{}
 	for _, o := range outcomes {
@@ -219,6 +254,8 @@ func claimRefusal(err error) string {
 		return "the offer expired or went to another agent"
 	case errors.Is(err, run.ErrTerminal):
 		return "the run already ended"
+	case errors.Is(err, limits.ErrFull):
+		return "a concurrency limit of the run is full; the offer lapsed or the limit was lowered"
 	}
 	return err.Error()
 }

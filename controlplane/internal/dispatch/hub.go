@@ -2,7 +2,8 @@
 // replica. Each pool with connected agents has one loop; it wakes on a NOTIFY
 // (a run became due, a slot was freed), on a local poke and on a slow tick,
 // picks due runs with FOR UPDATE SKIP LOCKED, marks them offered under a fresh
-// lease token, and pushes a work order into the agent's stream. A run becomes
+// lease token, and pushes a work order into the agent's stream; package
+// limits decides which runs fit the concurrency limits. A run becomes
 // PENDING only when the agent claims it; an order lost with a dying stream
 // simply expires and is offered again.
 package dispatch
@@ -19,8 +20,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ferryhq/ferry/controlplane/internal/limits"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
+	"github.com/ferryhq/ferry/controlplane/internal/transition"
 	"github.com/ferryhq/ferry/internal/clock"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
@@ -37,6 +40,10 @@ type Config struct {
 	// Signer signs every work order. Nil sends orders unsigned, which
 	// agents refuse; the server always sets one.
 	Signer OrderSigner
+	// Applier records the cancels that deployments' collision strategies
+	// make. Default: an Applier of its own, which is equivalent because
+	// cancels never grant a lease.
+	Applier *transition.Applier
 }
 
 // OrderSigner signs the content of a work order; signing.Signer is the
@@ -56,6 +63,9 @@ func (c *Config) fill() {
 	}
 	if c.MaxOffer <= 0 {
 		c.MaxOffer = 500
+	}
+	if c.Applier == nil {
+		c.Applier = transition.NewApplier(0)
 	}
 }
 
@@ -337,6 +347,13 @@ func (p *poolLoop) round(ctx context.Context) error {
 	if pool.Paused {
 		return nil
 	}
+	err = h.store.Tx(ctx, func(q db.Querier) error {
+		_, err := limits.ResolveCollisions(ctx, q, h.cfg.Applier, pool.WorkspaceID, p.id, h.clock.Now())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("apply collision strategies: %w", err)
+	}
 	p.next++
 	for i := range sessions {
 		s := sessions[(p.next+i)%len(sessions)]
@@ -348,7 +365,7 @@ func (p *poolLoop) round(ctx context.Context) error {
 			p.poke()
 		}
 		if drained {
-			// RunOffer takes due runs of the whole pool, whichever agent
+			// Offers take due runs of the whole pool, whichever agent
 			// asks, so the other agents would get none either. Stopping here
 			// keeps a pool of many idle agents from costing two queries per
 			// agent on every tick and every new run.
@@ -373,8 +390,14 @@ func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more
 		return false, false, nil
 	}
 	expire := now.Add(h.cfg.OfferTTL)
-	runs, err := h.store.Q.RunOffer(ctx, db.RunOfferParams{
-		PoolID: p.id, Now: now, MaxRuns: free, AgentID: s.AgentID, OfferExpireTime: &expire,
+	var runs []db.Run
+	err = h.store.Tx(ctx, func(q db.Querier) error {
+		var err error
+		runs, more, err = limits.Offer(ctx, q, limits.OfferParams{
+			WorkspaceID: s.WorkspaceID, PoolID: p.id, AgentID: s.AgentID,
+			Now: now, ExpireTime: expire, Max: free,
+		})
+		return err
 	})
 	if err != nil {
 		return false, false, fmt.Errorf("offer runs: %w", err)
@@ -400,7 +423,7 @@ func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more
 				slog.String("agent_id", s.AgentID.String()), slog.String("run_id", r.ID.String()))
 		}
 	}
-	return int32(len(runs)) == free, len(runs) == 0, nil
+	return more, len(runs) == 0, nil
 }
 
 // SignWorkOrder signs order for the agent agentID: it fills signed_order

@@ -95,6 +95,13 @@ type FieldError struct {
 // Error returns "field: reason".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
+// equal reports whether d and o are the same definition.
+func (d Definition) equal(o Definition) bool {
+	anchorsEqual := d.Anchor.Equal(o.Anchor)
+	d.Anchor, o.Anchor = time.Time{}, time.Time{}
+	return anchorsEqual && d == o
+}
+
 // timingKey returns what decides d's fire times, to tell whether an
 // update changes them.
 func (d Definition) timingKey() [5]string {

@@ -4,11 +4,15 @@ import (
 	"time"
 )
 
-// Spec computes the fire times of a schedule.
+// Spec computes the fire times of a schedule. The schedules of package
+// spec implement it.
 type Spec interface {
 	// Next returns the first fire time strictly after after; false when the
 	// schedule fires no more.
 	Next(after time.Time) (time.Time, bool)
+	// Between returns, in order, the fire times strictly after from and not
+	// after to, at most max of them.
+	Between(from, to time.Time, max int) []time.Time
 }
 
 const (
@@ -86,34 +90,28 @@ func makePlan(in planInput) plan {
 // so a long gap costs a few searches and a dense schedule a short one;
 // scanCut reports that [maxCatchUpScan] stopped the search, in which case
 // the result is empty.
-func lastBefore(spec Spec, lo, hi time.Time, k int) (found []time.Time, scanCut bool) {
+func lastBefore(sp Spec, lo, hi time.Time, k int) (found []time.Time, scanCut bool) {
 	budget := maxCatchUpScan
-	for window := firstCatchUpWindow; ; window *= 2 {
-		start := hi.Add(-window)
-		// Compare lengths rather than instants so a huge window cannot overflow.
-		if window >= hi.Sub(lo) || !start.After(lo) {
-			start = lo
+	span := hi.Sub(lo)
+	for window := firstCatchUpWindow; ; {
+		start := lo
+		if window < span {
+			start = hi.Add(-window)
 		}
-		// ring keeps the newest k fire times seen; seen counts them all.
-		ring := make([]time.Time, k)
-		seen := 0
-		t, ok := spec.Next(start)
-		for ok && t.Before(hi) {
-			if budget == 0 {
-				return nil, true
-			}
-			budget--
-			ring[seen%k] = t
-			seen++
-			t, ok = spec.Next(t)
+		// One nanosecond before hi: Between includes its upper bound.
+		times := sp.Between(start, hi.Add(-time.Nanosecond), budget+1)
+		if len(times) > budget {
+			return nil, true
 		}
-		if seen >= k || start.Equal(lo) {
-			n := min(seen, k)
-			out := make([]time.Time, 0, n)
-			for i := seen - n; i < seen; i++ {
-				out = append(out, ring[i%k])
-			}
-			return out, false
+		budget -= len(times)
+		if len(times) >= k || start.Equal(lo) {
+			return times[max(0, len(times)-k):], false
+		}
+		// Doubling stops at the whole span, so the window never overflows.
+		if window > span/2 {
+			window = span
+		} else {
+			window *= 2
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferryhq/ferry/controlplane/internal/params"
 	"github.com/ferryhq/ferry/controlplane/internal/run"
+	"github.com/ferryhq/ferry/controlplane/internal/schedule/spec"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
 	"github.com/ferryhq/ferry/controlplane/internal/transition"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
@@ -96,7 +97,7 @@ func createRuns(
 	for _, t := range nominals {
 		in.Ids = append(in.Ids, uuid.Must(uuid.NewV7()))
 		in.NominalTimes = append(in.NominalTimes, t)
-		in.ExpectedStartTimes = append(in.ExpectedStartTimes, t.Add(jitterFor(s.ID, t, jitter)))
+		in.ExpectedStartTimes = append(in.ExpectedStartTimes, t.Add(spec.Jitter(t, s.ID.String(), jitter)))
 	}
 
 	inserted, err := q.RunInsertScheduled(ctx, in)

@@ -22,13 +22,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ferryhq/ferry/controlplane/internal/api"
+	"github.com/ferryhq/ferry/controlplane/internal/audit"
 	"github.com/ferryhq/ferry/controlplane/internal/auth"
 	"github.com/ferryhq/ferry/controlplane/internal/bootstrap"
 	"github.com/ferryhq/ferry/controlplane/internal/dispatch"
+	"github.com/ferryhq/ferry/controlplane/internal/httpguard"
+	"github.com/ferryhq/ferry/controlplane/internal/identity"
 	"github.com/ferryhq/ferry/controlplane/internal/lease"
 	"github.com/ferryhq/ferry/controlplane/internal/migrate"
 	"github.com/ferryhq/ferry/controlplane/internal/notify"
 	"github.com/ferryhq/ferry/controlplane/internal/pgembed"
+	"github.com/ferryhq/ferry/controlplane/internal/policystore"
+	"github.com/ferryhq/ferry/controlplane/internal/ratelimit"
 	"github.com/ferryhq/ferry/controlplane/internal/signing"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/transition"
@@ -69,6 +74,49 @@ type Config struct {
 	// SigningKEKFile; callers of New set it directly. When nil, New wires
 	// no signer: work orders go out unsigned, and agents refuse them.
 	SigningKEK *signing.KEK
+	// AuthPepperFile holds the server secret that keys the stored hashes of
+	// API keys, agent tokens and sessions. Every replica must use the same
+	// one. Default <DataDir>/auth-pepper, created on first start.
+	AuthPepperFile string
+	// AuthPepper is the pepper itself; Run fills it from AuthPepperFile.
+	// When nil, New serves no login, user or API-key service.
+	AuthPepper *auth.Pepper
+	// BootstrapAdminEmail and BootstrapAdminPasswordFile, when both set,
+	// create an owner user of the default workspace on first start.
+	BootstrapAdminEmail        string
+	BootstrapAdminPasswordFile string
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string
+	// TrustedProxies are the proxies whose X-Forwarded-For the audit trail believes.
+	TrustedProxies []audit.Proxy
+	// RateLimit bounds the calls per credential; zero values take defaults.
+	RateLimit ratelimit.Config
+	// Admission holds the settings of the built-in admission policy; nil
+	// takes its defaults.
+	Admission map[string]any
+}
+
+// authPepperFileName is the default pepper file in the data directory.
+const authPepperFileName = "auth-pepper"
+
+// loadAuthPepper returns the configured pepper, creating the default file
+// in the data directory on first start.
+func loadAuthPepper(cfg Config) (*auth.Pepper, error) {
+	switch {
+	case cfg.AuthPepper != nil:
+		return cfg.AuthPepper, nil
+	case cfg.AuthPepperFile != "":
+		p, err := auth.ReadPepperFile(cfg.AuthPepperFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("--auth-pepper-file %s does not exist: create it once with 32 random bytes "+
+				"(head -c 32 /dev/urandom > %[1]s; chmod 600 %[1]s) and give every replica the same file", cfg.AuthPepperFile)
+		}
+		return p, err
+	case cfg.DataDir != "":
+		return auth.LoadOrCreatePepperFile(filepath.Join(cfg.DataDir, authPepperFileName))
+	}
+	return nil, errors.New("no --auth-pepper-file and no --data-dir: stored credential hashes need a " +
+		"server secret; pass --auth-pepper-file (FERRY_AUTH_PEPPER_FILE), the same file on every replica")
 }
 
 // signingKEKFileName is the default key-encryption key file in the data
@@ -189,9 +237,21 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.SigningKEK, err = loadSigningKEK(cfg); err != nil {
 		return err
 	}
+	if cfg.AuthPepper, err = loadAuthPepper(cfg); err != nil {
+		return err
+	}
 	boot, err := bootstrap.Ensure(ctx, st, cfg.DataDir, clk.Now())
 	if err != nil {
 		return err
+	}
+	if cfg.BootstrapAdminEmail != "" && cfg.BootstrapAdminPasswordFile != "" {
+		pw, err := identity.ReadPasswordFile(cfg.BootstrapAdminPasswordFile, os.Stdin)
+		if err != nil {
+			return err
+		}
+		if _, err := identity.EnsureOwner(ctx, st, boot.WorkspaceID, cfg.BootstrapAdminEmail, pw, identity.DefaultPasswordParams(), clk.Now()); err != nil {
+			return err
+		}
 	}
 	if boot.AdminKey != "" {
 		fmt.Fprintf(cfg.Stdout, "\nCreated workspace %q and an admin API key (shown only now):\n\n    %s\n\n", bootstrap.DefaultWorkspace, boot.AdminKey)
@@ -204,7 +264,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	app := New(cfg, st, clk, log)
+	app, err := New(ctx, cfg, st, clk, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	return app.Serve(ctx, ln)
 }
 
@@ -223,8 +287,9 @@ type App struct {
 	Handler http.Handler
 }
 
-// New wires the services over st.
-func New(cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) *App {
+// New wires the services over st. It fails when a built-in policy or a
+// setting does not compile.
+func New(ctx context.Context, cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) (*App, error) {
 	cfg.fill()
 	applier := transition.NewApplier(cfg.LeaseDuration)
 	keys := signing.NewKeyring(st, cfg.SigningKEK)
@@ -237,7 +302,7 @@ func New(cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) *App {
 	hub := dispatch.NewHub(dcfg, st, clk, log.With(slog.String("component", "dispatch")))
 	listener := notify.NewListener(st.Pool, log.With(slog.String("component", "notify")),
 		transition.ChannelDispatch, transition.ChannelRunChanged, transition.ChannelLogs, transition.ChannelCancel,
-		signing.Channel)
+		signing.Channel, auth.ChannelRevoke, policystore.Channel)
 	keysChanged := func() {}
 	if signer != nil {
 		keysChanged = signer.Poke
@@ -245,18 +310,43 @@ func New(cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) *App {
 	}
 	listener.Subscribe(transition.ChannelDispatch, hub.OnDispatch)
 	listener.Subscribe(transition.ChannelCancel, hub.OnCancel)
-	authn := auth.NewAuthenticator(st.Q, clk)
+	authn := auth.New(auth.Config{Queries: st.Q, Clock: clk, Pepper: cfg.AuthPepper})
+	authn.Observe = audit.ObservePrincipal
+	listener.Subscribe(auth.ChannelRevoke, func(string) { authn.Forget() })
 	reaper := &lease.Reaper{Store: st, Applier: applier, Clock: clk, Log: log.With(slog.String("component", "lease")), Grace: cfg.ReaperGrace}
 
+	access, err := newAccessControl(ctx, cfg, st, clk, log)
+	if err != nil {
+		return nil, err
+	}
+	listener.Subscribe(policystore.Channel, access.policies.Invalidate)
+	auditor := audit.NewInterceptor(audit.Config{TrustedProxies: cfg.TrustedProxies}, st.Q, clk, log.With(slog.String("component", "audit")))
+	limiter := ratelimit.New(cfg.RateLimit, clk)
+	guard, err := httpguard.New(httpguard.Config{AllowedOrigins: cfg.CORSOrigins})
+	if err != nil {
+		return nil, err
+	}
+
+	// Outermost first: the audit trail sees every outcome, authentication
+	// runs before the rate limit (keyed by credential) and authorization,
+	// and validation runs only for calls that may proceed.
 	opts := connect.WithHandlerOptions(
-		connect.WithInterceptors(authn.Interceptor(), validate.Interceptor()),
+		connect.WithInterceptors(auditor, authn.Interceptor(), limiter.Interceptor(), access.authz.Interceptor(), validate.Interceptor()),
 		connect.WithReadMaxBytes(int(cfg.MaxBodyBytes)),
 		connect.WithCompressMinBytes(1024),
 	)
 	apiLog := log.With(slog.String("component", "api"))
 	mux := http.NewServeMux()
 	mux.Handle(ferryv1connect.NewWorkPoolServiceHandler(&api.WorkPoolServer{Store: st, Clock: clk, Log: apiLog, HeartbeatInterval: cfg.HeartbeatInterval}, opts))
-	mux.Handle(ferryv1connect.NewDeploymentServiceHandler(&api.DeploymentServer{Store: st, Clock: clk, Log: apiLog}, opts))
+	mux.Handle(ferryv1connect.NewDeploymentServiceHandler(&api.DeploymentServer{Store: st, Clock: clk, Log: apiLog, Admission: access.admission}, opts))
+	mux.Handle(ferryv1connect.NewAuditServiceHandler(&api.AuditServer{Q: st.Q, Log: apiLog}, opts))
+	mux.Handle(ferryv1connect.NewPolicyServiceHandler(&api.PolicyServer{Policies: access.policies, Log: apiLog}, opts))
+	if cfg.AuthPepper != nil {
+		ids := identity.New(identity.Config{Store: st, Clock: clk, Pepper: cfg.AuthPepper, Log: log.With(slog.String("component", "identity"))})
+		mux.Handle(ferryv1connect.NewAuthServiceHandler(&api.AuthServer{Identity: ids, Store: st, Log: apiLog, OnRevoke: authn.Forget}, opts))
+		mux.Handle(ferryv1connect.NewUserServiceHandler(&api.UserServer{Store: st, Clock: clk, Log: apiLog, Password: ids.PasswordParams(), OnRevoke: authn.Forget}, opts))
+		mux.Handle(ferryv1connect.NewAPIKeyServiceHandler(&api.APIKeyServer{Store: st, Clock: clk, Log: apiLog, Pepper: cfg.AuthPepper, OnRevoke: authn.Forget}, opts))
+	}
 	mux.Handle(ferryv1connect.NewAgentTokenServiceHandler(&api.AgentTokenServer{Store: st, Clock: clk, Log: apiLog, OnRevoke: authn.Forget}, opts))
 	mux.Handle(ferryv1connect.NewRunServiceHandler(&api.RunServer{Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier, Listener: listener}, opts))
 	mux.Handle(ferryv1connect.NewSigningKeyServiceHandler(&api.SigningKeyServer{
@@ -280,8 +370,8 @@ func New(cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) *App {
 	return &App{
 		cfg: cfg, log: log, Store: st, Hub: hub, Listener: listener, Reaper: reaper, Applier: applier, Auth: authn,
 		Signer:  signer,
-		Handler: http.MaxBytesHandler(mux, cfg.MaxBodyBytes),
-	}
+		Handler: http.MaxBytesHandler(guard.Handler(mux), cfg.MaxBodyBytes),
+	}, nil
 }
 
 // Serve runs the background loops and serves HTTP/1.1 and h2c on ln until

@@ -831,13 +831,18 @@ WHERE r.pool_id = $1
   AND r.expected_start_time <= $2::timestamptz
   AND (r.lease_expire_time IS NULL OR r.lease_expire_time <= $2::timestamptz)
   AND NOT q.paused
-  AND (-q.priority, -r.priority, r.expected_start_time, r.id)
-      < (-@queue_priority::integer, -@run_priority::integer, $3::timestamptz, $4::uuid)
+  AND (q.priority > $3::integer
+       OR (q.priority = $3::integer
+           AND (r.priority > $4::integer
+                OR (r.priority = $4::integer
+                    AND (r.expected_start_time, r.id) < ($5::timestamptz, $6::uuid)))))
 `
 
 type LimitRunsAheadParams struct {
 	PoolID            uuid.UUID
 	Now               time.Time
+	QueuePriority     int32
+	RunPriority       int32
 	ExpectedStartTime time.Time
 	RunID             uuid.UUID
 }
@@ -848,6 +853,8 @@ func (q *Queries) LimitRunsAhead(ctx context.Context, arg LimitRunsAheadParams) 
 	row := q.db.QueryRow(ctx, limitRunsAhead,
 		arg.PoolID,
 		arg.Now,
+		arg.QueuePriority,
+		arg.RunPriority,
 		arg.ExpectedStartTime,
 		arg.RunID,
 	)
