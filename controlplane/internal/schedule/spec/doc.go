@@ -29,6 +29,11 @@
 //   - Intervals and FREQ=MINUTELY rules step in elapsed time and ignore the
 //     wall clock except for the rule's BYxxx filters.
 //
+// Known limitation: where the clocks move by 30 minutes (Australia/Lord_Howe),
+// a sub-hourly cron whose step does not divide 30 minutes cannot keep its
+// spacing: "*/20" fires at 01:40, 02:30 (for the missing 02:00 and 02:20) and
+// 02:40 on the day the clocks jump from 02:00 to 02:30.
+//
 // Every fire time is a "nominal" time: the instant a run is due, before any
 // [Jitter]. The package is pure computation: it never reads the wall clock,
 // never touches a database and is safe for concurrent use.

@@ -154,6 +154,10 @@ func NewInterval(every time.Duration, anchor time.Time, zone string) (Schedule, 
 // time; the other frequencies count periods on the wall clock and follow the
 // package's daylight-saving rules. A rule that never fires is refused. Errors
 // are [*FieldError] values naming the part and the problem.
+//
+// Known limitation: a rule with COUNT is walked from DTSTART on every call,
+// so each call costs time in proportion to the fires already past (about
+// 0.2 ms per 1000 on a laptop-class machine).
 func ParseRRule(rule string, dtstart time.Time, zone string) (Schedule, error) {
 	loc, err := LoadZone(zone)
 	if err != nil {
