@@ -270,3 +270,26 @@ WHERE r.pool_id = @pool_id
            AND (r.priority > @run_priority::integer
                 OR (r.priority = @run_priority::integer
                     AND (r.expected_start_time, r.id) < (@expected_start_time::timestamptz, @run_id::uuid)))));
+
+-- name: LimitRunScopesAll :many
+-- LimitRunScopesAll returns every run with every limit it counts against
+-- now. Only the invariant checker uses it, in tests.
+SELECT r.id, r.pool_id, r.queue_id, r.deployment_id,
+       p.concurrency_limit AS pool_limit,
+       q.concurrency_limit AS queue_limit,
+       coalesce(c.concurrency_limit, 0)::integer AS deployment_limit,
+       ARRAY(SELECT l.id FROM concurrency_limits l
+             WHERE l.workspace_id = r.workspace_id
+               AND ((cardinality(l.tags) > 0 AND r.tags @> l.tags)
+                    OR l.name = ANY(coalesce(c.limit_names, '{}'::text[])))
+             ORDER BY l.id)::uuid[] AS limit_ids
+FROM runs r
+JOIN work_pools p ON p.id = r.pool_id
+JOIN work_queues q ON q.id = r.queue_id
+LEFT JOIN deployment_controls c ON c.deployment_id = r.deployment_id
+ORDER BY r.id;
+
+-- name: ConcurrencyLimitListAll :many
+-- ConcurrencyLimitListAll returns the named limits of every workspace. Only
+-- the invariant checker uses it, in tests.
+SELECT * FROM concurrency_limits ORDER BY id;

@@ -77,12 +77,6 @@ JOIN deployments d ON d.id = s.deployment_id
 WHERE s.id = @id AND s.active AND d.delete_time IS NULL
 FOR UPDATE OF s SKIP LOCKED;
 
--- name: ScheduleGetWithDeployment :one
-SELECT sqlc.embed(s), sqlc.embed(d)
-FROM schedules s
-JOIN deployments d ON d.id = s.deployment_id
-WHERE s.id = @id AND d.delete_time IS NULL;
-
 -- name: ScheduleAdvance :exec
 -- ScheduleAdvance moves the cursor forward, never back.
 UPDATE schedules

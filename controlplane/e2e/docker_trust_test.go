@@ -90,14 +90,14 @@ func TestDockerAgentPolicyDenies(t *testing.T) {
 	tests := []struct {
 		name string
 		spec *ferryv1.DeploymentSpec
-		want string
+		// privileged makes the stored spec privileged after it was applied.
+		privileged bool
+		want       string
 	}{
 		{
-			name: "privileged",
-			spec: &ferryv1.DeploymentSpec{
-				Command:   []string{dp.payload},
-				Container: &ferryv1.ContainerSpec{Privileged: true},
-			},
+			name:       "privileged",
+			spec:       &ferryv1.DeploymentSpec{Command: []string{dp.payload}},
+			privileged: true,
 			// Known limitation: the message names no deployment, since the
 			// control plane's work orders leave JobSpec.deployment empty.
 			want: "asks for a privileged container, which this agent does not allow",
@@ -128,9 +128,29 @@ func TestDockerAgentPolicyDenies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dp.deploy(t, tt.name, tt.spec)
+			if tt.privileged {
+				dp.forgePrivileged(t, tt.name)
+			}
 			id := dp.startRun(t, tt.name)
 			dp.checkRejected(t, id, "denied by agent policy", tt.want)
 		})
+	}
+}
+
+// forgePrivileged makes the stored spec of deployment privileged behind the
+// API's back, since the control plane's own admission policy refuses such a
+// deployment. It stands for a control plane that no longer enforces its
+// policy: the case the agent's policy is for.
+func (dp *dockerPlane) forgePrivileged(t *testing.T, deployment string) {
+	t.Helper()
+	tag, err := dp.pool.Exec(callCtx(t), `
+		UPDATE deployment_versions v SET spec = jsonb_set(v.spec, '{container,privileged}', 'true')
+		FROM deployments d WHERE d.id = v.deployment_id AND d.name = $1`, deployment)
+	if err != nil {
+		t.Fatalf("make deployment %s privileged: %v", deployment, err)
+	}
+	if tag.RowsAffected() != 1 {
+		t.Fatalf("make deployment %s privileged: %d versions changed, want 1", deployment, tag.RowsAffected())
 	}
 }
 

@@ -67,7 +67,10 @@ func (s *DeploymentServer) ApplyDeployment(
 	apply := func(q db.Querier) error {
 		var err error
 		d, changed, err = s.apply(ctx, q, p, name, sv)
-		return err
+		if err != nil {
+			return err
+		}
+		return syncDeploymentLimits(ctx, q, d, sv.spec, s.Clock.Now())
 	}
 	err = s.Store.Tx(ctx, apply)
 	if store.IsUniqueViolation(err) {

@@ -15,8 +15,9 @@ import (
 func runApply(ctx context.Context, env Env, args []string) error {
 	f := newFlags("apply", "-f FILE",
 		"Create or update the work pools, queues and deployments described in a YAML file\n"+
-			"(top-level lists pools, queues and deployments). The whole file is checked before\n"+
-			"anything is sent; then pools, queues and deployments are applied in that order.\n"+
+			"(top-level lists pools, queues and deployments; a deployment may list schedules).\n"+
+			"The whole file is checked before anything is sent; then pools, queues, deployments\n"+
+			"and schedules are applied in that order.\n"+
 			"Applying the same file again changes nothing.")
 	conn := addConnFlags(f)
 	path := f.String("f", "", "the YAML file to apply, or - to read standard input")
@@ -50,7 +51,10 @@ func runApply(ctx context.Context, env Env, args []string) error {
 	if err := applyQueues(ctx, env.Stdout, c, file.Queues); err != nil {
 		return err
 	}
-	return applyDeployments(ctx, env.Stdout, c, file.Deployments)
+	if err := applyDeployments(ctx, env.Stdout, c, file.Deployments); err != nil {
+		return err
+	}
+	return applySchedules(ctx, env, c, file.Schedules)
 }
 
 // readApplyFile reads the file at path, or standard input for "-", and

@@ -42,6 +42,8 @@ type applyFile struct {
 	Pools       []*ferryv1.ApplyWorkPoolRequest
 	Queues      []*ferryv1.ApplyWorkQueueRequest
 	Deployments []*ferryv1.ApplyDeploymentRequest
+	// Schedules are the schedules listed under the deployments.
+	Schedules []*ferryv1.ApplyScheduleRequest
 }
 
 // parseApplyFile parses and validates an apply file; name is used in error
@@ -96,6 +98,7 @@ func parseApplyFile(name string, data []byte) (*applyFile, error) {
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
+	out.Schedules = p.schedules
 	return out, nil
 }
 
@@ -110,6 +113,9 @@ type fileParser struct {
 	poolLines   map[string]int
 	queueLines  map[string]int
 	deployLines map[string]int
+
+	// schedules collects the schedules of every deployment.
+	schedules []*ferryv1.ApplyScheduleRequest
 }
 
 // fieldFunc decodes the value of one field.
@@ -257,6 +263,7 @@ func (p *fileParser) deployment(n *yaml.Node) *ferryv1.ApplyDeploymentRequest {
 	what := p.describe(n, "deployment")
 	spec := &ferryv1.DeploymentSpec{}
 	req := &ferryv1.ApplyDeploymentRequest{Spec: spec}
+	var schedules []*ferryv1.ApplyScheduleRequest
 	// The retry policy is set only when the file mentions it, so that a
 	// file without retry fields always sends the same spec.
 	retry := func() *ferryv1.RetryPolicy {
@@ -284,7 +291,12 @@ func (p *fileParser) deployment(n *yaml.Node) *ferryv1.ApplyDeploymentRequest {
 		"image":              func(v *yaml.Node) { spec.Image = p.text(v, "image", 512) },
 		"secrets":            func(v *yaml.Node) { spec.Secrets = p.secrets(v) },
 		"container":          func(v *yaml.Node) { spec.Container = p.container(v, what) },
+		"schedules":          func(v *yaml.Node) { schedules = p.schedulesOf(v, what) },
 	})
+	for _, s := range schedules {
+		s.Deployment = req.Name
+	}
+	p.schedules = append(p.schedules, schedules...)
 	if p.deref(n).Kind != yaml.MappingNode {
 		return req
 	}

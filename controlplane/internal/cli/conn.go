@@ -78,6 +78,9 @@ type client struct {
 	auth        ferryv1connect.AuthServiceClient
 	users       ferryv1connect.UserServiceClient
 	apiKeys     ferryv1connect.APIKeyServiceClient
+	schedules   ferryv1connect.ScheduleServiceClient
+	limits      ferryv1connect.ConcurrencyLimitServiceClient
+	pause       ferryv1connect.PauseServiceClient
 }
 
 // dial resolves the settings from flags and environment and builds the
@@ -132,6 +135,9 @@ func (c *connFlags) dial(env Env) (*client, error) {
 		auth:            ferryv1connect.NewAuthServiceClient(httpClient, base, opts...),
 		users:           ferryv1connect.NewUserServiceClient(httpClient, base, opts...),
 		apiKeys:         ferryv1connect.NewAPIKeyServiceClient(httpClient, base, opts...),
+		schedules:       ferryv1connect.NewScheduleServiceClient(httpClient, base, opts...),
+		limits:          ferryv1connect.NewConcurrencyLimitServiceClient(httpClient, base, opts...),
+		pause:           ferryv1connect.NewPauseServiceClient(httpClient, base, opts...),
 	}, nil
 }
 

@@ -153,7 +153,7 @@ func NewHub(cfg Config, s *store.Store, c clock.Clock, log *slog.Logger) *Hub {
 	cfg.fill()
 	return &Hub{
 		cfg: cfg, store: s, clock: c, log: log,
-		specs:    specCache{m: make(map[specKey]*ferryv1.DeploymentSpec)},
+		specs:    specCache{m: make(map[specKey]cachedVersion)},
 		sessions: make(map[uuid.UUID]*Session),
 		pools:    make(map[uuid.UUID]*poolLoop),
 	}
@@ -403,11 +403,12 @@ func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more
 		return false, false, fmt.Errorf("offer runs: %w", err)
 	}
 	for _, r := range runs {
-		spec, err := h.specs.get(ctx, h.store.Q, r.DeploymentID, r.DeploymentVersion)
+		version, err := h.specs.get(ctx, h.store.Q, r.DeploymentID, r.DeploymentVersion)
 		if err != nil {
 			return false, false, err
 		}
-		order := WorkOrder(r, spec, poolType, expire)
+		order := WorkOrder(r, version.spec, poolType, expire)
+		order.Job.Deployment = version.name
 		if h.cfg.Signer != nil {
 			if err := SignWorkOrder(h.cfg.Signer, order, s.AgentID, now); err != nil {
 				// The agent would refuse the order; the offer expires and the
@@ -476,33 +477,43 @@ type specKey struct {
 	version    int32
 }
 
-// specCache holds deployment versions, which never change once written.
+// specCache holds deployment versions, which never change once written,
+// with the deployment's name, which never changes either.
 type specCache struct {
 	mu sync.Mutex
-	m  map[specKey]*ferryv1.DeploymentSpec
+	m  map[specKey]cachedVersion
 }
 
-func (c *specCache) get(ctx context.Context, q db.Querier, id uuid.UUID, version int32) (*ferryv1.DeploymentSpec, error) {
+type cachedVersion struct {
+	spec *ferryv1.DeploymentSpec
+	name string
+}
+
+func (c *specCache) get(ctx context.Context, q db.Querier, id uuid.UUID, version int32) (cachedVersion, error) {
 	k := specKey{id, version}
 	c.mu.Lock()
-	spec, ok := c.m[k]
+	cv, ok := c.m[k]
 	c.mu.Unlock()
 	if ok {
-		return spec, nil
+		return cv, nil
 	}
 	v, err := q.DeploymentVersionGet(ctx, db.DeploymentVersionGetParams{DeploymentID: id, Version: version})
 	if err != nil {
-		return nil, fmt.Errorf("read deployment version: %w", err)
+		return cachedVersion{}, fmt.Errorf("read deployment version: %w", err)
 	}
-	spec = new(ferryv1.DeploymentSpec)
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(v.Spec, spec); err != nil {
-		return nil, fmt.Errorf("decode deployment version %d: %w", version, err)
+	d, err := q.DeploymentGet(ctx, id)
+	if err != nil {
+		return cachedVersion{}, fmt.Errorf("read deployment: %w", err)
+	}
+	cv = cachedVersion{spec: new(ferryv1.DeploymentSpec), name: d.Name}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(v.Spec, cv.spec); err != nil {
+		return cachedVersion{}, fmt.Errorf("decode deployment version %d: %w", version, err)
 	}
 	c.mu.Lock()
 	if len(c.m) > 10000 {
 		clear(c.m)
 	}
-	c.m[k] = spec
+	c.m[k] = cv
 	c.mu.Unlock()
-	return spec, nil
+	return cv, nil
 }

@@ -9,9 +9,13 @@
 // papered over is still found. It is meant for integration, end-to-end and
 // chaos tests; nothing in a serving path may call it.
 //
-// Known limitation: concurrency limits and the one-run-per-(schedule,
-// nominal time) rule are not checked yet, because neither concurrency
-// limits at claim time nor schedules exist in the control plane so far.
+// Concurrency limits are judged from the history too: replaying every
+// entry in id order, no limit may ever have more claimed runs (PENDING,
+// RUNNING or CANCELLING) than slots.
+//
+// Known limitation: the limits are those stored when the check runs, so a
+// test that changes a limit midway cannot be judged; and the one-run-per-
+// (schedule, nominal time) rule is not checked.
 package invariant
 
 import (
@@ -64,6 +68,9 @@ const (
 	// RuleLogContent: the stored output of an attempt is not the expected
 	// lines, each once and in order.
 	RuleLogContent Rule = "log-content"
+	// RuleConcurrencyLimit: a claim made a concurrency limit hold more
+	// claimed runs than its slots.
+	RuleConcurrencyLimit Rule = "concurrency-limit"
 )
 
 // Violation is one broken invariant.
@@ -151,6 +158,9 @@ func Check(ctx context.Context, q db.Querier) error {
 	}
 	for _, l := range logs {
 		c.logSummary(l, attempts)
+	}
+	if err := c.limits(ctx, q, history); err != nil {
+		return err
 	}
 	return c.err()
 }

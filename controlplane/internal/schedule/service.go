@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ferryhq/ferry/controlplane/internal/schedule/spec"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
 	"github.com/ferryhq/ferry/controlplane/internal/transition"
@@ -268,20 +269,6 @@ func (s *Service) toScheduleCompiled(ctx context.Context, row db.Schedule, deplo
 	return toSchedule(row, deployment, sp)
 }
 
-// Get returns the schedule name of a deployment.
-func (s *Service) Get(ctx context.Context, workspaceID uuid.UUID, deployment, name string) (Schedule, error) {
-	row, err := s.Store.Q.ScheduleGetByName(ctx, db.ScheduleGetByNameParams{
-		WorkspaceID: workspaceID, DeploymentName: deployment, Name: name,
-	})
-	if store.IsNotFound(err) {
-		return Schedule{}, ErrNotFound
-	}
-	if err != nil {
-		return Schedule{}, fmt.Errorf("read schedule: %w", err)
-	}
-	return s.toScheduleCompiled(ctx, row.Schedule, row.DeploymentName), nil
-}
-
 // ListCursor is where a listing continues: after this deployment and
 // schedule name.
 type ListCursor struct {
@@ -512,4 +499,64 @@ func (s *Service) Backfill(
 		slog.Int("fire_times", len(out.NominalTimes)),
 		slog.Int("runs", out.Created))
 	return out, nil
+}
+
+// Preview is the next fire times of a schedule.
+type Preview struct {
+	// Zone is the schedule's time zone.
+	Zone string
+	// Fires are the fire times, earliest first, each with its local time
+	// and a note on any daylight-saving change that shaped it.
+	Fires []spec.Fire
+}
+
+// PreviewDefinition lists the next count fire times of def after the given
+// instant, without storing anything (count 0 means
+// [DefaultPreviewCount]). An invalid definition is refused with a
+// [*FieldError], as [Service.Apply] would refuse it.
+func (s *Service) PreviewDefinition(def Definition, after time.Time, count int) (Preview, error) {
+	def, err := def.normalize(time.Time{}, s.Clock.Now())
+	if err != nil {
+		return Preview{}, err
+	}
+	sc, err := compile(def)
+	if err != nil {
+		return Preview{}, err
+	}
+	return preview(sc, def.Zone, after, count)
+}
+
+// PreviewStored lists the next count fire times of a stored schedule after
+// the given instant (count 0 means [DefaultPreviewCount]).
+func (s *Service) PreviewStored(
+	ctx context.Context,
+	workspaceID uuid.UUID,
+	deployment, name string,
+	after time.Time,
+	count int,
+) (Preview, error) {
+	row, err := s.Store.Q.ScheduleGetByName(ctx, db.ScheduleGetByNameParams{
+		WorkspaceID: workspaceID, DeploymentName: deployment, Name: name,
+	})
+	if store.IsNotFound(err) {
+		return Preview{}, ErrNotFound
+	}
+	if err != nil {
+		return Preview{}, fmt.Errorf("read schedule: %w", err)
+	}
+	sc, err := compile(definitionOf(row.Schedule))
+	if err != nil {
+		return Preview{}, err
+	}
+	return preview(sc, row.Schedule.Zone, after, count)
+}
+
+func preview(sc spec.Schedule, zone string, after time.Time, count int) (Preview, error) {
+	if count == 0 {
+		count = DefaultPreviewCount
+	}
+	if count < 0 || count > MaxPreviewCount {
+		return Preview{}, &FieldError{Field: "count", Reason: fmt.Sprintf("must be between 0 and %d", MaxPreviewCount)}
+	}
+	return Preview{Zone: zone, Fires: sc.Preview(after, count)}, nil
 }

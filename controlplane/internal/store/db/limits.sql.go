@@ -122,6 +122,41 @@ func (q *Queries) ConcurrencyLimitList(ctx context.Context, workspaceID uuid.UUI
 	return items, nil
 }
 
+const concurrencyLimitListAll = `-- name: ConcurrencyLimitListAll :many
+SELECT id, workspace_id, name, slots, tags, description, create_time, update_time FROM concurrency_limits ORDER BY id
+`
+
+// ConcurrencyLimitListAll returns the named limits of every workspace. Only
+// the invariant checker uses it, in tests.
+func (q *Queries) ConcurrencyLimitListAll(ctx context.Context) ([]ConcurrencyLimit, error) {
+	rows, err := q.db.Query(ctx, concurrencyLimitListAll)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ConcurrencyLimit{}
+	for rows.Next() {
+		var i ConcurrencyLimit
+		if err := rows.Scan(
+			&i.ID,
+			&i.WorkspaceID,
+			&i.Name,
+			&i.Slots,
+			&i.Tags,
+			&i.Description,
+			&i.CreateTime,
+			&i.UpdateTime,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const concurrencyLimitUpsert = `-- name: ConcurrencyLimitUpsert :one
 INSERT INTO concurrency_limits (id, workspace_id, name, slots, tags, description, create_time, update_time)
 VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $7)
@@ -808,6 +843,65 @@ func (q *Queries) LimitRunScopes(ctx context.Context, ids []uuid.UUID) ([]LimitR
 			&i.AgentID,
 			&i.LeaseToken,
 			&i.LeaseExpireTime,
+			&i.PoolLimit,
+			&i.QueueLimit,
+			&i.DeploymentLimit,
+			&i.LimitIds,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const limitRunScopesAll = `-- name: LimitRunScopesAll :many
+SELECT r.id, r.pool_id, r.queue_id, r.deployment_id,
+       p.concurrency_limit AS pool_limit,
+       q.concurrency_limit AS queue_limit,
+       coalesce(c.concurrency_limit, 0)::integer AS deployment_limit,
+       ARRAY(SELECT l.id FROM concurrency_limits l
+             WHERE l.workspace_id = r.workspace_id
+               AND ((cardinality(l.tags) > 0 AND r.tags @> l.tags)
+                    OR l.name = ANY(coalesce(c.limit_names, '{}'::text[])))
+             ORDER BY l.id)::uuid[] AS limit_ids
+FROM runs r
+JOIN work_pools p ON p.id = r.pool_id
+JOIN work_queues q ON q.id = r.queue_id
+LEFT JOIN deployment_controls c ON c.deployment_id = r.deployment_id
+ORDER BY r.id
+`
+
+type LimitRunScopesAllRow struct {
+	ID              uuid.UUID
+	PoolID          uuid.UUID
+	QueueID         uuid.UUID
+	DeploymentID    uuid.UUID
+	PoolLimit       int32
+	QueueLimit      int32
+	DeploymentLimit int32
+	LimitIds        []uuid.UUID
+}
+
+// LimitRunScopesAll returns every run with every limit it counts against
+// now. Only the invariant checker uses it, in tests.
+func (q *Queries) LimitRunScopesAll(ctx context.Context) ([]LimitRunScopesAllRow, error) {
+	rows, err := q.db.Query(ctx, limitRunScopesAll)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LimitRunScopesAllRow{}
+	for rows.Next() {
+		var i LimitRunScopesAllRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.PoolID,
+			&i.QueueID,
+			&i.DeploymentID,
 			&i.PoolLimit,
 			&i.QueueLimit,
 			&i.DeploymentLimit,

@@ -51,6 +51,9 @@ type Querier interface {
 	ConcurrencyLimitActiveRuns(ctx context.Context, arg ConcurrencyLimitActiveRunsParams) ([]ConcurrencyLimitActiveRunsRow, error)
 	ConcurrencyLimitDelete(ctx context.Context, arg ConcurrencyLimitDeleteParams) (int64, error)
 	ConcurrencyLimitList(ctx context.Context, workspaceID uuid.UUID) ([]ConcurrencyLimit, error)
+	// ConcurrencyLimitListAll returns the named limits of every workspace. Only
+	// the invariant checker uses it, in tests.
+	ConcurrencyLimitListAll(ctx context.Context) ([]ConcurrencyLimit, error)
 	ConcurrencyLimitUpsert(ctx context.Context, arg ConcurrencyLimitUpsertParams) (ConcurrencyLimit, error)
 	DeploymentActiveRunCount(ctx context.Context, deploymentID uuid.UUID) (int64, error)
 	DeploymentControlsGet(ctx context.Context, deploymentID uuid.UUID) (DeploymentControl, error)
@@ -107,6 +110,9 @@ type Querier interface {
 	// LimitRunScopes returns the given runs, in dispatch order, with every
 	// limit each counts against; the claim transaction reads it before locking.
 	LimitRunScopes(ctx context.Context, ids []uuid.UUID) ([]LimitRunScopesRow, error)
+	// LimitRunScopesAll returns every run with every limit it counts against
+	// now. Only the invariant checker uses it, in tests.
+	LimitRunScopesAll(ctx context.Context) ([]LimitRunScopesAllRow, error)
 	// LimitRunsAhead counts the due, unoffered runs of a pool that the
 	// dispatcher would offer before a run with the given sort keys.
 	LimitRunsAhead(ctx context.Context, arg LimitRunsAheadParams) (int32, error)
@@ -219,7 +225,6 @@ type Querier interface {
 	ScheduleAdvance(ctx context.Context, arg ScheduleAdvanceParams) error
 	ScheduleDelete(ctx context.Context, id uuid.UUID) error
 	ScheduleGetByName(ctx context.Context, arg ScheduleGetByNameParams) (ScheduleGetByNameRow, error)
-	ScheduleGetWithDeployment(ctx context.Context, id uuid.UUID) (ScheduleGetWithDeploymentRow, error)
 	ScheduleInsert(ctx context.Context, arg ScheduleInsertParams) (Schedule, error)
 	// ScheduleList pages a workspace's schedules by (deployment name, schedule
 	// name), after the cursor when one is given.

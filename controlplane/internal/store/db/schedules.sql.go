@@ -214,54 +214,6 @@ func (q *Queries) ScheduleGetByName(ctx context.Context, arg ScheduleGetByNamePa
 	return i, err
 }
 
-const scheduleGetWithDeployment = `-- name: ScheduleGetWithDeployment :one
-SELECT s.id, s.workspace_id, s.deployment_id, s.name, s.kind, s.expression, s.zone, s.anchor_time, s.interval_ms, s.parameters, s.active, s.jitter_ms, s.catch_up, s.catch_up_limit, s.drop_after_ms, s.last_nominal_time, s.created_by, s.create_time, s.update_time, d.id, d.workspace_id, d.name, d.pool_id, d.queue_id, d.current_version, d.create_time, d.update_time, d.delete_time
-FROM schedules s
-JOIN deployments d ON d.id = s.deployment_id
-WHERE s.id = $1 AND d.delete_time IS NULL
-`
-
-type ScheduleGetWithDeploymentRow struct {
-	Schedule   Schedule
-	Deployment Deployment
-}
-
-func (q *Queries) ScheduleGetWithDeployment(ctx context.Context, id uuid.UUID) (ScheduleGetWithDeploymentRow, error) {
-	row := q.db.QueryRow(ctx, scheduleGetWithDeployment, id)
-	var i ScheduleGetWithDeploymentRow
-	err := row.Scan(
-		&i.Schedule.ID,
-		&i.Schedule.WorkspaceID,
-		&i.Schedule.DeploymentID,
-		&i.Schedule.Name,
-		&i.Schedule.Kind,
-		&i.Schedule.Expression,
-		&i.Schedule.Zone,
-		&i.Schedule.AnchorTime,
-		&i.Schedule.IntervalMs,
-		&i.Schedule.Parameters,
-		&i.Schedule.Active,
-		&i.Schedule.JitterMs,
-		&i.Schedule.CatchUp,
-		&i.Schedule.CatchUpLimit,
-		&i.Schedule.DropAfterMs,
-		&i.Schedule.LastNominalTime,
-		&i.Schedule.CreatedBy,
-		&i.Schedule.CreateTime,
-		&i.Schedule.UpdateTime,
-		&i.Deployment.ID,
-		&i.Deployment.WorkspaceID,
-		&i.Deployment.Name,
-		&i.Deployment.PoolID,
-		&i.Deployment.QueueID,
-		&i.Deployment.CurrentVersion,
-		&i.Deployment.CreateTime,
-		&i.Deployment.UpdateTime,
-		&i.Deployment.DeleteTime,
-	)
-	return i, err
-}
-
 const scheduleInsert = `-- name: ScheduleInsert :one
 INSERT INTO schedules (id, workspace_id, deployment_id, name, kind, expression, zone, anchor_time,
                        interval_ms, parameters, active, jitter_ms, catch_up, catch_up_limit,

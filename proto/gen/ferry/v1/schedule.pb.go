@@ -1040,15 +1040,12 @@ type FireTime struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// time is the instant, in UTC.
 	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
-	// local_time is the instant in the schedule's zone, RFC 3339 with its
-	// offset ("2025-03-30T03:00:00+02:00").
+	// local_time is the instant in the schedule's zone with its offset and
+	// abbreviation, such as "2026-03-29 03:00:00 +02:00 CEST".
 	LocalTime string `protobuf:"bytes,2,opt,name=local_time,json=localTime,proto3" json:"local_time,omitempty"`
-	// zone_abbreviation is the zone's abbreviation at that instant ("CEST").
-	ZoneAbbreviation string `protobuf:"bytes,3,opt,name=zone_abbreviation,json=zoneAbbreviation,proto3" json:"zone_abbreviation,omitempty"`
-	// dst_note explains a daylight-saving adjustment of this fire time, such
-	// as a local time that does not exist and fires at the next valid
-	// instant; empty when none applies.
-	DstNote       string `protobuf:"bytes,4,opt,name=dst_note,json=dstNote,proto3" json:"dst_note,omitempty"`
+	// dst_note explains how a daylight-saving change shaped this fire time,
+	// such as "gap: 02:30 does not exist, fired at 03:00"; empty when none did.
+	DstNote       string `protobuf:"bytes,3,opt,name=dst_note,json=dstNote,proto3" json:"dst_note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1093,13 +1090,6 @@ func (x *FireTime) GetTime() *timestamppb.Timestamp {
 func (x *FireTime) GetLocalTime() string {
 	if x != nil {
 		return x.LocalTime
-	}
-	return ""
-}
-
-func (x *FireTime) GetZoneAbbreviation() string {
-	if x != nil {
-		return x.ZoneAbbreviation
 	}
 	return ""
 }
@@ -1400,13 +1390,12 @@ const file_ferry_v1_schedule_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tB\x06\xaa\xbb\x18\x02\x18\x01R\x04name\x12*\n" +
 	"\x04spec\x18\x03 \x01(\v2\x16.ferry.v1.ScheduleSpecR\x04spec\x12\x1f\n" +
 	"\x05count\x18\x04 \x01(\x05B\t\xaa\xbb\x18\x05(\x000\xe8\aR\x05count\x120\n" +
-	"\x05after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05after\"\xa1\x01\n" +
+	"\x05after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05after\"t\n" +
 	"\bFireTime\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1d\n" +
 	"\n" +
-	"local_time\x18\x02 \x01(\tR\tlocalTime\x12+\n" +
-	"\x11zone_abbreviation\x18\x03 \x01(\tR\x10zoneAbbreviation\x12\x19\n" +
-	"\bdst_note\x18\x04 \x01(\tR\adstNote\"`\n" +
+	"local_time\x18\x02 \x01(\tR\tlocalTime\x12\x19\n" +
+	"\bdst_note\x18\x03 \x01(\tR\adstNote\"`\n" +
 	"\x17PreviewScheduleResponse\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x121\n" +
 	"\n" +
