@@ -104,7 +104,7 @@ func serverCommand() cli.Command {
 				TrustedProxies:             trusted,
 				BootstrapAdminEmail:        env.Getenv("FERRY_BOOTSTRAP_ADMIN_EMAIL"),
 				BootstrapAdminPasswordFile: env.Getenv("FERRY_BOOTSTRAP_ADMIN_PASSWORD_FILE"),
-				Addr: *addr, DataDir: *dataDir, DatabaseURL: *dbURL, LeaseDuration: *leaseDur, SigningKEKFile: *kekFile,
+				Addr:                       *addr, DataDir: *dataDir, DatabaseURL: *dbURL, LeaseDuration: *leaseDur, SigningKEKFile: *kekFile,
 				KeepaliveInterval: durationEnv(env.Getenv, "FERRY_KEEPALIVE_INTERVAL", 0),
 				OfferTTL:          durationEnv(env.Getenv, "FERRY_OFFER_TTL", 0),
 			}, log)
