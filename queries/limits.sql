@@ -293,3 +293,15 @@ ORDER BY r.id;
 -- ConcurrencyLimitListAll returns the named limits of every workspace. Only
 -- the invariant checker uses it, in tests.
 SELECT * FROM concurrency_limits ORDER BY id;
+
+-- name: LimitAgentRoom :one
+-- LimitAgentRoom says whether an agent is draining (as its last subscribe
+-- or heartbeat said, whichever replica received it) and how many runs it
+-- holds: leased, or offered under a live offer.
+SELECT a.draining,
+       (SELECT count(*) FROM runs r
+        WHERE r.agent_id = a.id
+          AND (r.state IN ('PENDING', 'RUNNING', 'CANCELLING')
+               OR (r.state = 'SCHEDULED' AND r.lease_expire_time > @now::timestamptz)))::integer AS held
+FROM agents a
+WHERE a.id = @agent_id;

@@ -52,31 +52,6 @@ WHERE r.workspace_id = @workspace_id
 ORDER BY r.create_time DESC, r.id DESC
 LIMIT @page_limit;
 
--- name: RunOffer :many
--- RunOffer picks due, unoffered SCHEDULED runs of a pool for one agent and
--- marks them offered under a fresh lease token until the offer expires.
-WITH picked AS (
-    SELECT r.id
-    FROM runs r
-    JOIN work_queues q ON q.id = r.queue_id
-    WHERE r.pool_id = @pool_id
-      AND r.state = 'SCHEDULED'
-      AND r.expected_start_time <= @now
-      AND (r.lease_expire_time IS NULL OR r.lease_expire_time <= @now)
-      AND NOT q.paused
-    ORDER BY q.priority DESC, r.priority DESC, r.expected_start_time, r.id
-    LIMIT @max_runs
-    FOR UPDATE OF r SKIP LOCKED
-)
-UPDATE runs
-SET agent_id = @agent_id::uuid,
-    lease_token = nextval('run_lease_tokens'),
-    lease_expire_time = @offer_expire_time,
-    update_time = @now
-FROM picked
-WHERE runs.id = picked.id
-RETURNING runs.*;
-
 -- name: RunNextLeaseToken :one
 SELECT nextval('run_lease_tokens')::bigint;
 

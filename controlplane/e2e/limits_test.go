@@ -511,3 +511,32 @@ func TestDeploymentCollisionStrategies(t *testing.T) {
 		})
 	}
 }
+
+// TestDrainingAgentTakesNoNewRuns checks that an agent whose heartbeat
+// says it is draining is offered nothing, while it keeps its runs.
+func TestDrainingAgentTakesNoNewRuns(t *testing.T) {
+	t.Parallel()
+	p := startPlane(t)
+	p.applyLimitedPool(t, 0)
+	p.applyDeployment(t, "job", &ferryv1.DeploymentSpec{})
+	draining := p.connectAgent(t, p.agentToken(t), "draining", 4)
+	held := p.startRun(t, &ferryv1.RunTemplate{Deployment: "job"})
+	order := draining.orderFor(t, held.GetId())
+	draining.mustClaim(t, order)
+	if _, err := draining.client.Heartbeat(callCtx(t), connect.NewRequest(&ferryv1.HeartbeatRequest{
+		SessionId: draining.session(), Live: []*ferryv1.RunLease{lease(order)}, Draining: true,
+	})); err != nil {
+		t.Fatalf("heartbeat: %v", err)
+	}
+
+	other := p.connectAgent(t, p.agentToken(t), "other", 1)
+	first := p.startRun(t, &ferryv1.RunTemplate{Deployment: "job"})
+	other.mustClaim(t, other.orderFor(t, first.GetId()))
+	second := p.startRun(t, &ferryv1.RunTemplate{Deployment: "job"})
+	// Were the run offered to the draining agent, it would read OFFERED.
+	p.wantReason(t, second.GetId(), ferryv1.WaitReasonCode_WAIT_REASON_CODE_AGENTS_AT_CAPACITY)
+	if n := len(draining.orders); n != 0 {
+		t.Errorf("the draining agent received %d work orders", n)
+	}
+	draining.mustReport(t, lease(order), ferryv1.ReportKind_REPORT_KIND_COMPLETED, exit(0))
+}

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ferryhq/ferry/controlplane/internal/audit"
 	"github.com/ferryhq/ferry/controlplane/internal/cli"
+	"github.com/ferryhq/ferry/controlplane/internal/ratelimit"
 	"github.com/ferryhq/ferry/controlplane/internal/server"
 )
 
@@ -42,6 +44,17 @@ func defaultDataDir(getenv func(string) string) string {
 		return filepath.Join(home, ".local", "share", "ferry")
 	}
 	return ".ferry"
+}
+
+// floatEnv returns the number in environment variable name, or def when
+// it is unset or not a number.
+func floatEnv(getenv func(string) string, name string, def float64) float64 {
+	if v := getenv(name); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+	}
+	return def
 }
 
 func durationEnv(getenv func(string) string, name string, def time.Duration) time.Duration {
@@ -86,6 +99,10 @@ func serverCommand() cli.Command {
 			proxies.setFromEnv(env.Getenv("FERRY_TRUSTED_PROXIES"))
 			fs.Var(&corsOrigins, "cors-origin", "browser origin allowed to call the API, such as https://ferry.example.com; repeat for more (FERRY_CORS_ORIGINS, comma-separated)")
 			fs.Var(&proxies, "trusted-proxy", "address or CIDR of a proxy whose X-Forwarded-For is believed; repeat for more (FERRY_TRUSTED_PROXIES, comma-separated)")
+			rate := fs.Float64("rate-limit", floatEnv(env.Getenv, "FERRY_RATE_LIMIT", 0), "sustained calls per second of one API key or session; 0 takes the default, 20 (FERRY_RATE_LIMIT)")
+			burst := fs.Int("rate-burst", int(floatEnv(env.Getenv, "FERRY_RATE_BURST", 0)), "calls one API key or session may make at once after being idle; 0 takes the default, 100 (FERRY_RATE_BURST)")
+			agentRate := fs.Float64("agent-rate-limit", floatEnv(env.Getenv, "FERRY_AGENT_RATE_LIMIT", 0), "sustained calls per second of one agent token; 0 takes the default, 200 (FERRY_AGENT_RATE_LIMIT)")
+			agentBurst := fs.Int("agent-rate-burst", int(floatEnv(env.Getenv, "FERRY_AGENT_RATE_BURST", 0)), "burst of one agent token; 0 takes the default, 1000 (FERRY_AGENT_RATE_BURST)")
 			leaseDur := fs.Duration("lease-duration", durationEnv(env.Getenv, "FERRY_LEASE_DURATION", 30*time.Second), "how long a run's lease lasts without a heartbeat (FERRY_LEASE_DURATION)")
 			if err := fs.Parse(args); err != nil {
 				return &cli.ExitError{Code: 2}
@@ -107,6 +124,7 @@ func serverCommand() cli.Command {
 				Addr:                       *addr, DataDir: *dataDir, DatabaseURL: *dbURL, LeaseDuration: *leaseDur, SigningKEKFile: *kekFile,
 				KeepaliveInterval: durationEnv(env.Getenv, "FERRY_KEEPALIVE_INTERVAL", 0),
 				OfferTTL:          durationEnv(env.Getenv, "FERRY_OFFER_TTL", 0),
+				RateLimit:         ratelimit.Config{Rate: *rate, Burst: *burst, AgentRate: *agentRate, AgentBurst: *agentBurst},
 			}, log)
 		},
 	}

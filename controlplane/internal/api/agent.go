@@ -58,6 +58,7 @@ func (s *AgentServer) Subscribe(ctx context.Context, req *connect.Request[ferryv
 	}
 	log := s.Log.With(slog.String("agent_id", agent.ID.String()), slog.String("session_id", agent.SessionID.String()))
 	sess := dispatch.NewSession(agent.SessionID, agent.ID, p.PoolID, p.WorkspaceID, agent.Capacity, agent.Draining)
+	sess.TokenID = p.CredentialID
 	welcome := &ferryv1.Welcome{
 		AgentId: agent.ID.String(), SessionId: agent.SessionID.String(), Pool: pool.Name, PoolType: pool.Type,
 		HeartbeatInterval: durationpb.New(s.HeartbeatInterval),
@@ -88,6 +89,12 @@ func (s *AgentServer) Subscribe(ctx context.Context, req *connect.Request[ferryv
 		}
 		log.InfoContext(dctx, "agent disconnected")
 	}()
+	// A revocation that committed before the session registered was not
+	// seen by the hub; one committed after it ends the stream through
+	// Revoked.
+	if err := s.tokenLive(ctx, p); err != nil {
+		return err
+	}
 	// Cancels requested while the agent was away.
 	cancels, err := dispatch.CancelRequests(ctx, s.Store.Q, agent.ID)
 	if err != nil {
@@ -106,6 +113,9 @@ func (s *AgentServer) Subscribe(ctx context.Context, req *connect.Request[ferryv
 			return nil
 		case <-sess.Replaced:
 			return connect.NewError(connect.CodeAborted, errors.New("a newer session of this agent replaced this stream"))
+		case <-sess.Revoked:
+			log.InfoContext(ctx, "agent token revoked; closing the stream")
+			return errTokenRevoked
 		case msg := <-sess.Out:
 			if err := stream.Send(msg); err != nil {
 				return err
@@ -117,6 +127,24 @@ func (s *AgentServer) Subscribe(ctx context.Context, req *connect.Request[ferryv
 			}
 		}
 	}
+}
+
+// errTokenRevoked ends the stream of an agent whose token was revoked.
+var errTokenRevoked = connect.NewError(connect.CodeUnauthenticated, errors.New("the agent token was revoked"))
+
+// tokenLive checks in the database that the agent token of p is not
+// revoked.
+func (s *AgentServer) tokenLive(ctx context.Context, p auth.Principal) error {
+	tokens, err := s.Store.Q.AgentTokenList(ctx, p.PoolID)
+	if err != nil {
+		return errInternal(ctx, s.Log, "subscribe", fmt.Errorf("read agent tokens: %w", err))
+	}
+	for _, t := range tokens {
+		if t.ID == p.CredentialID && t.RevokeTime == nil {
+			return nil
+		}
+	}
+	return errTokenRevoked
 }
 
 func (s *AgentServer) releaseOffers(ctx context.Context, agentID uuid.UUID) error {

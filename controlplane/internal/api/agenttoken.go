@@ -124,10 +124,24 @@ func (s *AgentTokenServer) RevokeAgentToken(
 		return nil, errInvalid("id", "not a UUID")
 	}
 
-	token, err := s.Store.Q.AgentTokenRevoke(ctx, db.AgentTokenRevokeParams{
-		WorkspaceID: p.WorkspaceID,
-		ID:          id,
-		Now:         s.Clock.Now(),
+	// The notification tells every replica: their authenticators forget
+	// cached credentials, and their dispatch hubs close the streams opened
+	// with this token.
+	var token db.AgentToken
+	err = s.Store.Tx(ctx, func(q db.Querier) error {
+		var err error
+		token, err = q.AgentTokenRevoke(ctx, db.AgentTokenRevokeParams{
+			WorkspaceID: p.WorkspaceID,
+			ID:          id,
+			Now:         s.Clock.Now(),
+		})
+		if err != nil {
+			return err
+		}
+		if err := q.Notify(ctx, db.NotifyParams{Channel: auth.ChannelRevoke, Payload: token.ID.String()}); err != nil {
+			return fmt.Errorf("announce revocation: %w", err)
+		}
+		return nil
 	})
 	if store.IsNotFound(err) {
 		return nil, errNotFound("agent token", idText)

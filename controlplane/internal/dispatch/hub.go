@@ -10,6 +10,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -44,7 +45,29 @@ type Config struct {
 	// make. Default: an Applier of its own, which is equivalent because
 	// cancels never grant a lease.
 	Applier *transition.Applier
+	// Admit, when set, judges every run just before its order goes out:
+	// the deployment's version spec, for a pool of poolType. An error made
+	// by [NotAdmitted] refuses the run, which Reject then ends;
+	// any other error sends no order and leaves the offer to expire, so
+	// the run is judged again on a later offer.
+	Admit func(ctx context.Context, r db.Run, deployment string, spec *ferryv1.DeploymentSpec, poolType string) error
+	// Reject ends a run that Admit refused, with reason as its message.
+	// Default: [RejectRun] with Applier.
+	Reject func(ctx context.Context, r db.Run, reason string) error
 }
+
+// ErrNotAdmitted matches the errors of [NotAdmitted]: a [Config.Admit]
+// answer that refuses a run for good.
+var ErrNotAdmitted = errors.New("not admitted")
+
+// NotAdmitted returns the error by which [Config.Admit] refuses a run; its
+// text is reason alone, which becomes the run's message.
+func NotAdmitted(reason string) error { return &notAdmittedError{reason: reason} }
+
+type notAdmittedError struct{ reason string }
+
+func (e *notAdmittedError) Error() string        { return e.reason }
+func (e *notAdmittedError) Is(target error) bool { return target == ErrNotAdmitted }
 
 // OrderSigner signs the content of a work order; signing.Signer is the
 // control plane's.
@@ -80,10 +103,16 @@ type Session struct {
 	Out chan *ferryv1.SubscribeResponse
 	// Replaced is closed when a newer session of the same agent registers.
 	Replaced chan struct{}
+	// TokenID is the agent token the stream was opened with; set it before
+	// [Hub.Register].
+	TokenID uuid.UUID
+	// Revoked is closed when TokenID is revoked; the stream must end.
+	Revoked chan struct{}
 
 	mu       sync.Mutex
 	draining bool
 	closed   bool
+	revoked  bool
 }
 
 // Bounds of a session's Out buffer. The messages waiting in it are work
@@ -101,7 +130,20 @@ func NewSession(id, agentID, poolID, workspaceID uuid.UUID, capacity int32, drai
 	buf := min(max(2*int(capacity), minOutBuffer), maxOutBuffer)
 	return &Session{
 		ID: id, AgentID: agentID, PoolID: poolID, WorkspaceID: workspaceID, Capacity: capacity,
-		Out: make(chan *ferryv1.SubscribeResponse, buf), Replaced: make(chan struct{}), draining: draining,
+		Out: make(chan *ferryv1.SubscribeResponse, buf), Replaced: make(chan struct{}),
+		Revoked: make(chan struct{}), draining: draining,
+	}
+}
+
+// revoke ends the session for good: it takes no more work and Revoked is
+// closed, once.
+func (s *Session) revoke() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if !s.revoked {
+		s.revoked = true
+		close(s.Revoked)
 	}
 }
 
@@ -151,6 +193,12 @@ type Hub struct {
 // NewHub returns a Hub; call [Hub.Run] to start it.
 func NewHub(cfg Config, s *store.Store, c clock.Clock, log *slog.Logger) *Hub {
 	cfg.fill()
+	if cfg.Reject == nil {
+		applier := cfg.Applier
+		cfg.Reject = func(ctx context.Context, r db.Run, reason string) error {
+			return RejectRun(ctx, s, applier, c.Now(), r, reason)
+		}
+	}
 	return &Hub{
 		cfg: cfg, store: s, clock: c, log: log,
 		specs:    specCache{m: make(map[specKey]cachedVersion)},
@@ -241,6 +289,63 @@ func (h *Hub) OnDispatch(payload string) {
 		}
 		if pl := h.pools[id]; pl != nil {
 			pl.poke()
+		}
+	}
+}
+
+// OnRevoke handles a notification listing revoked credential ids (see
+// auth.ChannelRevoke): the sessions of this replica opened with one of
+// those agent tokens are revoked, which ends their streams. Ids of other
+// credentials match no session. The resync payload ("*", notifications may
+// have been lost) has every session's token checked in the database.
+func (h *Hub) OnRevoke(payload string) {
+	if payload == "*" {
+		h.mu.Lock()
+		ctx := h.ctx
+		h.mu.Unlock()
+		if ctx != nil {
+			go h.recheckTokens(ctx)
+		}
+		return
+	}
+	ids := make(map[uuid.UUID]bool)
+	for _, part := range strings.Split(payload, ",") {
+		if id, err := uuid.Parse(part); err == nil {
+			ids[id] = true
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.sessions {
+		if ids[s.TokenID] {
+			s.revoke()
+		}
+	}
+}
+
+// recheckTokens revokes the sessions whose agent token was revoked, read
+// from the database pool by pool.
+func (h *Hub) recheckTokens(ctx context.Context) {
+	h.mu.Lock()
+	byPool := make(map[uuid.UUID][]*Session)
+	for _, s := range h.sessions {
+		byPool[s.PoolID] = append(byPool[s.PoolID], s)
+	}
+	h.mu.Unlock()
+	for poolID, sessions := range byPool {
+		tokens, err := h.store.Q.AgentTokenList(ctx, poolID)
+		if err != nil {
+			h.log.WarnContext(ctx, "recheck agent tokens", slog.String("pool_id", poolID.String()), slog.Any("error", err))
+			continue
+		}
+		live := make(map[uuid.UUID]bool, len(tokens))
+		for _, t := range tokens {
+			live[t.ID] = t.RevokeTime == nil
+		}
+		for _, s := range sessions {
+			if s.TokenID != uuid.Nil && !live[s.TokenID] {
+				s.revoke()
+			}
 		}
 	}
 }
@@ -381,12 +486,13 @@ func (p *poolLoop) round(ctx context.Context) error {
 func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more, drained bool, err error) {
 	h := p.hub
 	now := h.clock.Now()
-	held, err := h.store.Q.RunCountOffered(ctx, db.RunCountOfferedParams{AgentID: s.AgentID, Now: now})
+	room, err := h.store.Q.LimitAgentRoom(ctx, db.LimitAgentRoomParams{AgentID: s.AgentID, Now: now})
 	if err != nil {
 		return false, false, fmt.Errorf("count agent's runs: %w", err)
 	}
-	free := min(s.Capacity-held, h.cfg.MaxOffer)
-	if free <= 0 {
+	// A heartbeat may have turned draining on through another replica.
+	free := min(s.Capacity-room.Held, h.cfg.MaxOffer)
+	if free <= 0 || room.Draining {
 		return false, false, nil
 	}
 	expire := now.Add(h.cfg.OfferTTL)
@@ -407,6 +513,9 @@ func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more
 		if err != nil {
 			return false, false, err
 		}
+		if h.cfg.Admit != nil && !h.admit(ctx, r, version, poolType) {
+			continue
+		}
 		order := WorkOrder(r, version.spec, poolType, expire)
 		order.Job.Deployment = version.name
 		if h.cfg.Signer != nil {
@@ -425,6 +534,27 @@ func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more
 		}
 	}
 	return more, len(runs) == 0, nil
+}
+
+// admit asks Config.Admit about an offered run and reports whether its
+// order may go out. A refused run is ended at once; a run the policy could
+// not judge keeps its offer, which expires, so it is judged again later.
+func (h *Hub) admit(ctx context.Context, r db.Run, version cachedVersion, poolType string) bool {
+	err := h.cfg.Admit(ctx, r, version.name, version.spec, poolType)
+	if err == nil {
+		return true
+	}
+	log := h.log.With(slog.String("run_id", r.ID.String()), slog.String("deployment", version.name))
+	if !errors.Is(err, ErrNotAdmitted) {
+		log.ErrorContext(ctx, "admission check failed; offer left to expire", slog.Any("error", err))
+		return false
+	}
+	if rerr := h.cfg.Reject(ctx, r, err.Error()); rerr != nil {
+		log.ErrorContext(ctx, "reject run refused by admission; offer left to expire", slog.Any("error", rerr))
+		return false
+	}
+	log.InfoContext(ctx, "run rejected by admission at dispatch", slog.String("reason", err.Error()))
+	return false
 }
 
 // SignWorkOrder signs order for the agent agentID: it fills signed_order

@@ -128,6 +128,8 @@ func (f *fixture) activeBy(t *testing.T, at time.Time) (map[uuid.UUID]int, int) 
 func TestConcurrentOffersKeepLimits(t *testing.T) {
 	t.Parallel()
 	f := setup(t, 3, []int32{1, 0, 0}, 8)
+	// The limited queue goes first, so every offerer wants its runs.
+	f.exec(t, `UPDATE work_queues SET priority = 10 WHERE id = $1`, f.queues[0])
 	for i := range 3 {
 		f.addRuns(t, i, 30)
 	}
@@ -268,4 +270,58 @@ func contains(ids []uuid.UUID, id uuid.UUID) bool {
 		}
 	}
 	return false
+}
+
+// TestNamedLimitAcrossPools has the dispatchers of two pools offer at
+// once runs that share a named limit of one slot. Their candidates are
+// different rows, so only the lock on the limit keeps both from counting
+// the slot free.
+func TestNamedLimitAcrossPools(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 0, []int32{0}, 4)
+	other := &fixture{pool: f.pool, store: f.store, workspace: f.workspace, poolID: uuid.New(), now: f.now}
+	q, d, tok := uuid.New(), uuid.New(), uuid.New()
+	f.exec(t, `INSERT INTO work_pools (id, workspace_id, name, type, create_time, update_time)
+		VALUES ($1, $2, 'other', 'process', $3, $3)`, other.poolID, f.workspace, f.now)
+	f.exec(t, `INSERT INTO work_queues (id, workspace_id, pool_id, name, create_time, update_time)
+		VALUES ($1, $2, $3, 'q', $4, $4)`, q, f.workspace, other.poolID, f.now)
+	f.exec(t, `INSERT INTO deployments (id, workspace_id, name, pool_id, queue_id, current_version, create_time, update_time)
+		VALUES ($1, $2, 'other', $3, $4, 1, $5, $5)`, d, f.workspace, other.poolID, q, f.now)
+	f.exec(t, `INSERT INTO agent_tokens (id, workspace_id, pool_id, name, prefix, secret_hash, create_time)
+		VALUES ($1, $2, $3, 't', $4, '\x00', $5)`, tok, f.workspace, other.poolID, tok.String()[:12], f.now)
+	other.queues, other.deployments = []uuid.UUID{q}, []uuid.UUID{d}
+	for i := range 4 {
+		a := uuid.New()
+		f.exec(t, `INSERT INTO agents (id, workspace_id, pool_id, name, session_id, token_id, connect_time, last_heartbeat_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, a, f.workspace, other.poolID, fmt.Sprintf("o%d", i), uuid.New(), tok, f.now)
+		other.agents = append(other.agents, a)
+	}
+	f.exec(t, `INSERT INTO concurrency_limits (id, workspace_id, name, slots, tags, create_time, update_time)
+		VALUES ($1, $2, 'shared', 1, '{shared}', $3, $3)`, uuid.New(), f.workspace, f.now)
+	f.addRuns(t, 0, 20, "shared")
+	other.addRuns(t, 0, 20, "shared")
+
+	ctx := context.Background()
+	for round := range 20 {
+		at := f.now.Add(time.Duration(round) * time.Minute) // earlier offers have lapsed
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := range 4 {
+			for _, fx := range []*fixture{f, other} {
+				wg.Go(func() {
+					if _, err := fx.offer(ctx, i, 1, at); err != nil {
+						errs <- err
+					}
+				})
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: offer: %v", round, err)
+		}
+		if _, total := f.activeBy(t, at); total != 1 {
+			t.Fatalf("round %d: %d runs offered under a limit of one slot", round, total)
+		}
+	}
 }

@@ -182,16 +182,14 @@ func TestLeadershipMovesWhenTheLeaderLeavesOrLosesItsConnection(t *testing.T) {
 	}
 	b.exec(t, `SELECT pg_terminate_backend($1)`, pid)
 	// pg_terminate_backend only signals the backend, which exits a moment
-	// later; from then on two's steps find its session gone.
+	// later; from then on two's step finds its session gone and gives up
+	// leading (a later step of two could take the lock again).
 	deadline := time.Now().Add(30 * time.Second)
 	for step(t, two); two.Leading(); step(t, two) {
 		if time.Now().After(deadline) {
 			t.Fatal("two still leads 30s after its session was terminated")
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	if got := step(t, two); got != 0 {
-		t.Fatalf("two created %d runs without leading", got)
 	}
 	// The dead session drops its lock as its backend exits, a moment after
 	// the connection closes.

@@ -4,16 +4,20 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/ferryhq/ferry/controlplane/internal/admission"
 	"github.com/ferryhq/ferry/controlplane/internal/authz"
+	"github.com/ferryhq/ferry/controlplane/internal/dispatch"
 	"github.com/ferryhq/ferry/controlplane/internal/policystore"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
+	"github.com/ferryhq/ferry/controlplane/internal/store/db"
 	"github.com/ferryhq/ferry/internal/clock"
 	admissionpolicy "github.com/ferryhq/ferry/policy/admission"
 	authzpolicy "github.com/ferryhq/ferry/policy/authz"
+	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
 
 // accessControl holds the policy side of the control plane: workspace
@@ -77,4 +81,27 @@ func newAccessControl(ctx context.Context, cfg Config, st *store.Store, clk cloc
 		return nil, fmt.Errorf("admission policy: %w", err)
 	}
 	return &accessControl{policies: policies, authz: authorizer, admission: checker}, nil
+}
+
+// admitRun is the dispatcher's admission check ([dispatch.Config.Admit]):
+// the workspace's admission policy judges a run's deployment version again
+// just before its order goes out, since the settings or the workspace's
+// policy may have changed since the deployment was applied. A denial names
+// every rule that denied.
+func (a *accessControl) admitRun(
+	ctx context.Context,
+	r db.Run,
+	deployment string,
+	spec *ferryv1.DeploymentSpec,
+	poolType string,
+) error {
+	denials, err := a.admission.Check(ctx, r.WorkspaceID, deployment, spec, poolType)
+	if err != nil {
+		return fmt.Errorf("admission check of run %s: %w", r.ID, err)
+	}
+	if len(denials) > 0 {
+		return dispatch.NotAdmitted(fmt.Sprintf("deployment %q is denied by the admission policy: %s",
+			deployment, strings.Join(denials, "; ")))
+	}
+	return nil
 }

@@ -369,6 +369,36 @@ func (q *Queries) LimitActiveCounts(ctx context.Context, arg LimitActiveCountsPa
 	return items, nil
 }
 
+const limitAgentRoom = `-- name: LimitAgentRoom :one
+SELECT a.draining,
+       (SELECT count(*) FROM runs r
+        WHERE r.agent_id = a.id
+          AND (r.state IN ('PENDING', 'RUNNING', 'CANCELLING')
+               OR (r.state = 'SCHEDULED' AND r.lease_expire_time > $1::timestamptz)))::integer AS held
+FROM agents a
+WHERE a.id = $2
+`
+
+type LimitAgentRoomParams struct {
+	Now     time.Time
+	AgentID uuid.UUID
+}
+
+type LimitAgentRoomRow struct {
+	Draining bool
+	Held     int32
+}
+
+// LimitAgentRoom says whether an agent is draining (as its last subscribe
+// or heartbeat said, whichever replica received it) and how many runs it
+// holds: leased, or offered under a live offer.
+func (q *Queries) LimitAgentRoom(ctx context.Context, arg LimitAgentRoomParams) (LimitAgentRoomRow, error) {
+	row := q.db.QueryRow(ctx, limitAgentRoom, arg.Now, arg.AgentID)
+	var i LimitAgentRoomRow
+	err := row.Scan(&i.Draining, &i.Held)
+	return i, err
+}
+
 const limitCollisionDeployments = `-- name: LimitCollisionDeployments :many
 SELECT c.deployment_id, c.concurrency_limit, c.collision_strategy
 FROM deployment_controls c

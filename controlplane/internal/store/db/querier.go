@@ -77,6 +77,10 @@ type Querier interface {
 	// statement sees what committed before it started, so the count includes
 	// every offer and claim that held the locks before.
 	LimitActiveCounts(ctx context.Context, arg LimitActiveCountsParams) ([]LimitActiveCountsRow, error)
+	// LimitAgentRoom says whether an agent is draining (as its last subscribe
+	// or heartbeat said, whichever replica received it) and how many runs it
+	// holds: leased, or offered under a live offer.
+	LimitAgentRoom(ctx context.Context, arg LimitAgentRoomParams) (LimitAgentRoomRow, error)
 	// LimitCollisionDeployments locks the controls of the deployments of a
 	// workspace that cancel runs on collision and have a due, unoffered run in
 	// the pool.
@@ -195,9 +199,6 @@ type Querier interface {
 	// RunLockMany locks runs in id order, so two transactions never deadlock.
 	RunLockMany(ctx context.Context, ids []uuid.UUID) ([]Run, error)
 	RunNextLeaseToken(ctx context.Context) (int64, error)
-	// RunOffer picks due, unoffered SCHEDULED runs of a pool for one agent and
-	// marks them offered under a fresh lease token until the offer expires.
-	RunOffer(ctx context.Context, arg RunOfferParams) ([]Run, error)
 	// RunReleaseOffers withdraws the offers made to an agent whose stream ended,
 	// so its runs can be offered to another agent at once.
 	RunReleaseOffers(ctx context.Context, arg RunReleaseOffersParams) ([]RunReleaseOffersRow, error)
