@@ -34,6 +34,7 @@ import (
 	"github.com/ferryhq/ferry/controlplane/internal/pgembed"
 	"github.com/ferryhq/ferry/controlplane/internal/policystore"
 	"github.com/ferryhq/ferry/controlplane/internal/ratelimit"
+	"github.com/ferryhq/ferry/controlplane/internal/schedule"
 	"github.com/ferryhq/ferry/controlplane/internal/signing"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/transition"
@@ -286,6 +287,8 @@ type App struct {
 	Hub      *dispatch.Hub
 	Listener *notify.Listener
 	Reaper   *lease.Reaper
+	// Scheduler creates the runs of schedules; one replica leads at a time.
+	Scheduler *schedule.Scheduler
 	Applier  *transition.Applier
 	Auth     *auth.Authenticator
 	// Signer signs work orders; nil when Config.SigningKEK was not set.
@@ -298,6 +301,8 @@ type App struct {
 func New(ctx context.Context, cfg Config, st *store.Store, clk clock.Clock, log *slog.Logger) (*App, error) {
 	cfg.fill()
 	applier := transition.NewApplier(cfg.LeaseDuration)
+	schedules := &schedule.Service{Store: st, Clock: clk, Log: log.With(slog.String("component", "schedule")), Applier: applier}
+	scheduler := &schedule.Scheduler{Store: st, Clock: clk, Log: log.With(slog.String("component", "scheduler"))}
 	keys := signing.NewKeyring(st, cfg.SigningKEK)
 	access, err := newAccessControl(ctx, cfg, st, clk, log)
 	if err != nil {
@@ -357,6 +362,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, clk clock.Clock, log 
 	mux.Handle(ferryv1connect.NewDeploymentServiceHandler(&api.DeploymentServer{Store: st, Clock: clk, Log: apiLog, Admission: access.admission}, opts))
 	mux.Handle(ferryv1connect.NewConcurrencyLimitServiceHandler(&api.ConcurrencyLimitServer{Store: st, Clock: clk, Log: apiLog}, opts))
 	mux.Handle(ferryv1connect.NewPauseServiceHandler(&api.PauseServer{Store: st, Clock: clk, Log: apiLog}, opts))
+	mux.Handle(ferryv1connect.NewScheduleServiceHandler(&api.ScheduleServer{Service: schedules, Clock: clk, Log: apiLog}, opts))
 	mux.Handle(ferryv1connect.NewAuditServiceHandler(&api.AuditServer{Q: st.Q, Log: apiLog}, opts))
 	mux.Handle(ferryv1connect.NewPolicyServiceHandler(&api.PolicyServer{Policies: access.policies, Log: apiLog}, opts))
 	if cfg.AuthPepper != nil {
@@ -386,7 +392,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, clk clock.Clock, log 
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
 	return &App{
-		cfg: cfg, log: log, Store: st, Hub: hub, Listener: listener, Reaper: reaper, Applier: applier, Auth: authn,
+		cfg: cfg, log: log, Store: st, Hub: hub, Listener: listener, Reaper: reaper, Scheduler: scheduler, Applier: applier, Auth: authn,
 		Signer:  signer,
 		Handler: http.MaxBytesHandler(guard.Handler(mux), cfg.MaxBodyBytes),
 	}, nil
@@ -395,7 +401,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, clk clock.Clock, log 
 // Serve runs the background loops and serves HTTP/1.1 and h2c on ln until
 // ctx ends.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	loops := []func(context.Context){a.Listener.Run, a.Hub.Run, a.Reaper.Run}
+	loops := []func(context.Context){a.Listener.Run, a.Hub.Run, a.Reaper.Run, a.Scheduler.Run}
 	if a.Signer != nil {
 		// A key-encryption key that does not open the signing keys stops
 		// the start here, before any order could go out unsigned.
