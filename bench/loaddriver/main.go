@@ -12,6 +12,7 @@
 //	bulk_create_runs_per_s      CreateRuns, batches of 1,000
 //	docker_launch_overhead_p50_ms  a Ferry run of a no-op container less
 //	                            `docker run --rm` of it (needs dockerd)
+//	cheap_read_calls_per_s      RunService/GetRun, concurrent callers
 //
 // Lines starting with "#" describe the machine and the settings. The driver
 // runs on the same machine as the server and competes with it for CPU.
@@ -68,7 +69,7 @@ type config struct {
 // allPhases lists the phases in the order they run: memory first, on a
 // server that has done little else, and bulk creation last, so the runs it
 // leaves waiting do not weigh on the others.
-var allPhases = []string{"memory", "latency", "e2e", "logs", "docker", "create"}
+var allPhases = []string{"memory", "latency", "e2e", "logs", "docker", "authz", "create"}
 
 func main() {
 	var cfg config
@@ -172,7 +173,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 
 	srv, err := serverproc.Start(ctx, serverproc.Config{
-		Binary: cfg.ferry, Args: []string{"--log-level", "warn"}, KeepData: cfg.keepData,
+		// The per-credential rate limits would measure themselves.
+		Binary: cfg.ferry, KeepData: cfg.keepData, Args: []string{"--log-level", "warn",
+			"--rate-limit", "1e9", "--rate-burst", "1000000000", "--agent-rate-limit", "1e9", "--agent-rate-burst", "1000000000"},
 	})
 	if err != nil {
 		return err
@@ -215,6 +218,7 @@ var phaseFuncs = map[string]func(context.Context, *env) error{
 	"e2e":     e2ePhase,
 	"logs":    logsPhase,
 	"docker":  dockerPhase,
+	"authz":   authzPhase,
 	"create":  createPhase,
 }
 

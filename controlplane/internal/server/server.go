@@ -289,8 +289,8 @@ type App struct {
 	Reaper   *lease.Reaper
 	// Scheduler creates the runs of schedules; one replica leads at a time.
 	Scheduler *schedule.Scheduler
-	Applier  *transition.Applier
-	Auth     *auth.Authenticator
+	Applier   *transition.Applier
+	Auth      *auth.Authenticator
 	// Signer signs work orders; nil when Config.SigningKEK was not set.
 	Signer  *signing.Signer
 	Handler http.Handler
