@@ -188,13 +188,14 @@ type realPlane struct {
 	dbURL        string
 	lease        time.Duration
 	server       *proc
+	serverEnv    []string // extra environment of the server process
 	pool         *pgxpool.Pool
 	q            db.Querier
 }
 
 // startRealPlane starts ferry server with the given lease duration, waits
 // until it is ready, and registers the invariant check of its database.
-func startRealPlane(t *testing.T, lease time.Duration) *realPlane {
+func startRealPlane(t *testing.T, lease time.Duration, serverEnv ...string) *realPlane {
 	t.Helper()
 	ferry, agent := buildBinaries(t)
 	dbURL := dbtest.ConnString(t)
@@ -208,7 +209,7 @@ func startRealPlane(t *testing.T, lease time.Duration) *realPlane {
 	checkInvariants(t, pool)
 	rp := &realPlane{
 		ferry: ferry, agent: agent, logs: logs, addr: freeAddr(t), dataDir: t.TempDir(),
-		dbURL: dbURL, lease: lease, pool: pool, q: db.New(pool),
+		dbURL: dbURL, lease: lease, pool: pool, q: db.New(pool), serverEnv: serverEnv,
 	}
 	rp.url = "http://" + rp.addr
 	rp.start(t)
@@ -219,7 +220,7 @@ func startRealPlane(t *testing.T, lease time.Duration) *realPlane {
 func (rp *realPlane) start(t *testing.T) {
 	t.Helper()
 	rp.server = startProc(t, rp.logs, "ferry server",
-		[]string{"FERRY_KEEPALIVE_INTERVAL=1s", "FERRY_OFFER_TTL=3s", "FERRY_LOG_LEVEL=debug"},
+		append([]string{"FERRY_KEEPALIVE_INTERVAL=1s", "FERRY_OFFER_TTL=3s", "FERRY_LOG_LEVEL=debug"}, rp.serverEnv...),
 		rp.ferry, "server", "--addr", rp.addr, "--data-dir", rp.dataDir,
 		"--database-url", rp.dbURL, "--lease-duration", rp.lease.String())
 	eventually(t, "ferry server is ready", func() error {

@@ -63,12 +63,12 @@ type dockerPlane struct {
 // startDockerPlane starts a control plane with a docker pool named
 // [dockerPoolName]. It skips the test when no Docker engine can run here,
 // unless FERRY_REQUIRE_DOCKER=1 is set.
-func startDockerPlane(t *testing.T, lease time.Duration) *dockerPlane {
+func startDockerPlane(t *testing.T, lease time.Duration, serverEnv ...string) *dockerPlane {
 	t.Helper()
 	engine := dockertest.Start(t)
 	since := time.Now().Add(-time.Second)
 	payload := engine.BuildImage(t, payloadImage, dockertest.PayloadPackage)
-	rp := startRealPlane(t, lease)
+	rp := startRealPlane(t, lease, serverEnv...)
 	dp := &dockerPlane{realPlane: rp, engine: engine, payload: payload, api: rp.api(t), since: since}
 	if _, err := dp.api.pools.ApplyWorkPool(callCtx(t), connect.NewRequest(&ferryv1.ApplyWorkPoolRequest{
 		Name: dockerPoolName, Type: ferryv1.WorkPoolType_WORK_POOL_TYPE_DOCKER,

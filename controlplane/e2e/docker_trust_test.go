@@ -77,7 +77,14 @@ func TestDockerAgentRefusesOrdersOfUntrustedKey(t *testing.T) {
 
 func TestDockerAgentPolicyDenies(t *testing.T) {
 	t.Parallel()
-	dp := startDockerPlane(t, steadyLease)
+	// The control plane's own admission policy is told to allow privileged
+	// containers, so the refusal below can only come from the agent: the
+	// customer keeps the last word whatever the control plane allows.
+	admission := filepath.Join(t.TempDir(), "admission.yaml")
+	if err := os.WriteFile(admission, []byte("allow_privileged: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dp := startDockerPlane(t, steadyLease, "FERRY_ADMISSION_CONFIG="+admission)
 	dp.startDockerAgent(t, agentConfig{policy: map[string]any{
 		"allowed_registries":  []string{"docker.io/library/ferry-e2e-payload"},
 		"allowed_secret_refs": []string{"env://E2E_ALLOWED_*"},

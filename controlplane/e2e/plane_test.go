@@ -59,8 +59,8 @@ type clients struct {
 }
 
 // startPlane starts a control plane and registers its shutdown, followed by
-// the invariant check of its database.
-func startPlane(t *testing.T) *plane {
+// the invariant check of its database. opts adjust the server's settings.
+func startPlane(t *testing.T, opts ...func(*server.Config)) *plane {
 	t.Helper()
 	ctx := context.Background()
 	pool := dbtest.Pool(t)
@@ -77,6 +77,9 @@ func startPlane(t *testing.T) *plane {
 	cfg := server.Config{
 		LeaseDuration: planeLease, HeartbeatInterval: planeHeartbeat, KeepaliveInterval: time.Second,
 		OfferTTL: planeOfferTTL, ReaperGrace: planeGrace,
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	app, err := server.New(ctx, cfg, st, fake, log)
 	if err != nil {

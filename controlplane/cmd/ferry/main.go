@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ferryhq/ferry/controlplane/internal/audit"
 	"github.com/ferryhq/ferry/controlplane/internal/cli"
@@ -103,6 +106,8 @@ func serverCommand() cli.Command {
 			burst := fs.Int("rate-burst", int(floatEnv(env.Getenv, "FERRY_RATE_BURST", 0)), "calls one API key or session may make at once after being idle; 0 takes the default, 100 (FERRY_RATE_BURST)")
 			agentRate := fs.Float64("agent-rate-limit", floatEnv(env.Getenv, "FERRY_AGENT_RATE_LIMIT", 0), "sustained calls per second of one agent token; 0 takes the default, 200 (FERRY_AGENT_RATE_LIMIT)")
 			agentBurst := fs.Int("agent-rate-burst", int(floatEnv(env.Getenv, "FERRY_AGENT_RATE_BURST", 0)), "burst of one agent token; 0 takes the default, 1000 (FERRY_AGENT_RATE_BURST)")
+			admissionFile := fs.String("admission-config", env.Getenv("FERRY_ADMISSION_CONFIG"),
+				"YAML or JSON file with the settings of the built-in admission policy (policy/admission), such as allowed_registries (FERRY_ADMISSION_CONFIG)")
 			leaseDur := fs.Duration("lease-duration", durationEnv(env.Getenv, "FERRY_LEASE_DURATION", 30*time.Second), "how long a run's lease lasts without a heartbeat (FERRY_LEASE_DURATION)")
 			if err := fs.Parse(args); err != nil {
 				return &cli.ExitError{Code: 2}
@@ -115,8 +120,13 @@ func serverCommand() cli.Command {
 			if err != nil {
 				return fmt.Errorf("--trusted-proxy: %w", err)
 			}
+			admissionConfig, err := readAdmissionConfig(*admissionFile)
+			if err != nil {
+				return err
+			}
 			return server.Run(ctx, server.Config{
 				AuthPepperFile:             *pepperFile,
+				Admission:                  admissionConfig,
 				CORSOrigins:                corsOrigins,
 				TrustedProxies:             trusted,
 				BootstrapAdminEmail:        env.Getenv("FERRY_BOOTSTRAP_ADMIN_EMAIL"),
@@ -184,4 +194,31 @@ func (l *listFlag) setFromEnv(v string) {
 			*l = append(*l, part)
 		}
 	}
+}
+
+// readAdmissionConfig reads the admission policy's settings; an empty path
+// keeps the policy's defaults. The policy itself reports unknown or
+// mistyped settings when the server starts.
+func readAdmissionConfig(path string) (map[string]any, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--admission-config: %w", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("--admission-config %s: %w", path, err)
+	}
+	// Round-trip through JSON so the policy sees JSON types only.
+	j, err := json.Marshal(raw)
+	if err != nil {
+		return nil, fmt.Errorf("--admission-config %s: %w", path, err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(j, &out); err != nil {
+		return nil, fmt.Errorf("--admission-config %s: %w", path, err)
+	}
+	return out, nil
 }
