@@ -4,11 +4,12 @@
 INSERT INTO runs (id, workspace_id, deployment_id, deployment_version, pool_id, queue_id,
                   state, state_name, attempt, max_attempts, parameters, idempotency_key,
                   priority, tags, expected_start_time, create_time, update_time, created_by,
-                  retry_delay_ms, retry_on, timeout_ms)
+                  retry_delay_ms, retry_on, timeout_ms, job_variables)
 SELECT u.id, @workspace_id, u.deployment_id, u.deployment_version, u.pool_id, u.queue_id,
        'SCHEDULED', 'Scheduled', 1, u.max_attempts, u.parameters::jsonb, nullif(u.idempotency_key, ''),
        u.priority, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.expected_start_time,
-       @now, @now, @created_by, u.retry_delay_ms, u.retry_on, u.timeout_ms
+       @now, @now, @created_by, u.retry_delay_ms, u.retry_on, u.timeout_ms,
+       coalesce(nullif(u.job_variables, ''), '{}')::jsonb
 FROM (SELECT unnest(@ids::uuid[]) AS id,
              unnest(@deployment_ids::uuid[]) AS deployment_id,
              unnest(@deployment_versions::integer[]) AS deployment_version,
@@ -22,7 +23,9 @@ FROM (SELECT unnest(@ids::uuid[]) AS id,
              unnest(@expected_start_times::timestamptz[]) AS expected_start_time,
              unnest(@retry_delays_ms::bigint[]) AS retry_delay_ms,
              unnest(@retry_ons::integer[]) AS retry_on,
-             unnest(@timeouts_ms::bigint[]) AS timeout_ms) AS u
+             unnest(@timeouts_ms::bigint[]) AS timeout_ms,
+             -- job_variables may be left out (NULL) or '' for none.
+             unnest(@job_variables::text[]) AS job_variables) AS u
 ON CONFLICT (deployment_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
 

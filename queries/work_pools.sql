@@ -28,3 +28,12 @@ SELECT count(*) FROM deployments WHERE pool_id = @pool_id AND delete_time IS NUL
 
 -- name: WorkPoolRunCount :one
 SELECT count(*) FROM runs WHERE pool_id = @pool_id;
+
+-- name: WorkPoolSetJobTemplate :one
+-- WorkPoolSetJobTemplate replaces a pool's base job template ('' for none).
+UPDATE work_pools
+SET base_job_template = @base_job_template,
+    update_time = CASE WHEN base_job_template IS DISTINCT FROM @base_job_template
+                       THEN @now ELSE update_time END
+WHERE id = @id
+RETURNING *;

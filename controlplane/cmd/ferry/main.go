@@ -109,6 +109,7 @@ func serverCommand() cli.Command {
 			admissionFile := fs.String("admission-config", env.Getenv("FERRY_ADMISSION_CONFIG"),
 				"YAML or JSON file with the settings of the built-in admission policy (policy/admission), such as allowed_registries (FERRY_ADMISSION_CONFIG)")
 			leaseDur := fs.Duration("lease-duration", durationEnv(env.Getenv, "FERRY_LEASE_DURATION", 30*time.Second), "how long a run's lease lasts without a heartbeat (FERRY_LEASE_DURATION)")
+			lateAfter := fs.Duration("late-after", durationEnv(env.Getenv, "FERRY_LATE_AFTER", 30*time.Second), "how far past its expected start a scheduled run is named Late (FERRY_LATE_AFTER)")
 			if err := fs.Parse(args); err != nil {
 				return &cli.ExitError{Code: 2}
 			}
@@ -134,6 +135,7 @@ func serverCommand() cli.Command {
 				Addr:                       *addr, DataDir: *dataDir, DatabaseURL: *dbURL, LeaseDuration: *leaseDur, SigningKEKFile: *kekFile,
 				KeepaliveInterval: durationEnv(env.Getenv, "FERRY_KEEPALIVE_INTERVAL", 0),
 				OfferTTL:          durationEnv(env.Getenv, "FERRY_OFFER_TTL", 0),
+				LateAfter:         *lateAfter,
 				RateLimit:         ratelimit.Config{Rate: *rate, Burst: *burst, AgentRate: *agentRate, AgentBurst: *agentBurst},
 			}, log)
 		},

@@ -54,6 +54,7 @@ func workPoolToProto(p db.WorkPool) *ferryv1.WorkPool {
 		ConcurrencyLimit: p.ConcurrencyLimit,
 		CreateTime:       timestamppb.New(p.CreateTime),
 		UpdateTime:       timestamppb.New(p.UpdateTime),
+		BaseJobTemplate:  p.BaseJobTemplate,
 	}
 }
 

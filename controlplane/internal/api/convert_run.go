@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"strings"
 
+	"time"
+
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ferryhq/ferry/controlplane/internal/run"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
+	"github.com/ferryhq/ferry/internal/clock"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
 
@@ -31,6 +35,9 @@ type nameCache struct {
 	deployments map[uuid.UUID]string
 	pools       map[uuid.UUID]string
 	queues      map[uuid.UUID]string
+	// clock and lateAfter name Late runs; with a nil clock no run is Late.
+	clock     clock.Clock
+	lateAfter time.Duration
 }
 
 func newNameCache(q db.Querier) *nameCache {
@@ -92,6 +99,9 @@ func (c *nameCache) run(ctx context.Context, r db.Run) (*ferryv1.Run, error) {
 		ExitCode:          r.ExitCode,
 		CreatedBy:         r.CreatedBy,
 	}
+	if c.isLate(r) {
+		out.StateName = run.NameLate
+	}
 	if r.IdempotencyKey != nil {
 		out.IdempotencyKey = *r.IdempotencyKey
 	}
@@ -105,4 +115,21 @@ func (c *nameCache) run(ctx context.Context, r db.Run) (*ferryv1.Run, error) {
 		out.AgentId = r.AgentID.UUID.String()
 	}
 	return out, nil
+}
+
+// lateAt returns when r becomes Late, and false for a run that is not
+// SCHEDULED or is awaiting a retry, which never does.
+func (c *nameCache) lateAt(r db.Run) (time.Time, bool) {
+	if c.clock == nil || r.State != string(run.StateScheduled) || r.StateName != run.NameScheduled {
+		return time.Time{}, false
+	}
+	return r.ExpectedStartTime.Add(c.lateAfter), true
+}
+
+// isLate reports whether r is a SCHEDULED run, not awaiting a retry, whose
+// expected start is at least lateAfter in the past. Lateness is decided
+// when a run is read, so nothing has to rewrite runs as time passes.
+func (c *nameCache) isLate(r db.Run) bool {
+	at, ok := c.lateAt(r)
+	return ok && !c.clock.Now().Before(at)
 }

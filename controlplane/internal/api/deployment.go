@@ -144,6 +144,9 @@ func (s *DeploymentServer) apply(
 	if err := checkSpecForPool(sv.spec, pool); err != nil {
 		return db.Deployment{}, false, err
 	}
+	if err := checkJobVariables(pool, sv.spec.GetJobVariables(), ""); err != nil {
+		return db.Deployment{}, false, errInvalid("spec.job_variables", "%v", err)
+	}
 	if err := s.admit(ctx, p.WorkspaceID, name, sv.spec, pool.Type); err != nil {
 		return db.Deployment{}, false, err
 	}

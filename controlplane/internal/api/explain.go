@@ -44,7 +44,7 @@ func (s *RunServer) ExplainRun(ctx context.Context, req *connect.Request[ferryv1
 	if err != nil {
 		return nil, errInternal(ctx, s.Log, "explain run", fmt.Errorf("explain run %s: %w", r.ID, err))
 	}
-	pr, err := newNameCache(s.Store.Q).run(ctx, r)
+	pr, err := s.names().run(ctx, r)
 	if err != nil {
 		return nil, errInternal(ctx, s.Log, "explain run", err)
 	}

@@ -24,6 +24,10 @@ import (
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
 
+// DefaultLateAfter is how far past its expected start a scheduled run
+// must be before it is named Late, when [RunServer.LateAfter] is zero.
+const DefaultLateAfter = 30 * time.Second
+
 // RunServer implements ferry.v1.RunService.
 type RunServer struct {
 	Store    *store.Store
@@ -32,6 +36,21 @@ type RunServer struct {
 	Hub      *dispatch.Hub
 	Applier  *transition.Applier
 	Listener *notify.Listener
+	// LateAfter is how far past its expected start a SCHEDULED run (not one
+	// awaiting a retry) must be before it is returned with the state name
+	// Late. Zero means DefaultLateAfter.
+	LateAfter time.Duration
+}
+
+// names returns a name cache for one request that also names Late runs.
+func (s *RunServer) names() *nameCache {
+	c := newNameCache(s.Store.Q)
+	c.clock = s.Clock
+	c.lateAfter = s.LateAfter
+	if c.lateAfter <= 0 {
+		c.lateAfter = DefaultLateAfter
+	}
+	return c
 }
 
 // CreateRun creates one run.
@@ -55,6 +74,8 @@ func (s *RunServer) CreateRuns(ctx context.Context, req *connect.Request[ferryv1
 type deploymentInfo struct {
 	row  db.Deployment
 	spec *ferryv1.DeploymentSpec
+	// pool is the deployment's work pool, for its base job template.
+	pool db.WorkPool
 }
 
 func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate, field string) ([]*ferryv1.Run, []bool, error) {
@@ -91,6 +112,9 @@ func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate
 			if err := params.Validate(schema, merged); err != nil {
 				return nil, nil, errInvalid(path+".parameters", "%v", err)
 			}
+		}
+		if err := checkJobVariables(d.pool, d.spec.GetJobVariables(), t.GetJobVariables()); err != nil {
+			return nil, nil, errInvalid(path+".job_variables", "%v", err)
 		}
 		if k := t.GetIdempotencyKey(); k != "" {
 			kk := key{d.row.ID, k}
@@ -129,6 +153,7 @@ func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate
 		in.RetryDelaysMs = append(in.RetryDelaysMs, retry.GetDelay().AsDuration().Milliseconds())
 		in.RetryOns = append(in.RetryOns, int32(retryOn(retry.GetOn())))
 		in.TimeoutsMs = append(in.TimeoutsMs, d.spec.GetTimeout().AsDuration().Milliseconds())
+		in.JobVariables = append(in.JobVariables, t.GetJobVariables())
 	}
 
 	byID := make(map[uuid.UUID]db.Run, len(templates))
@@ -177,7 +202,7 @@ func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate
 	}
 	out := make([]*ferryv1.Run, len(templates))
 	flags := make([]bool, len(templates))
-	names := newNameCache(s.Store.Q)
+	names := s.names()
 	for i := range templates {
 		r, ok := byID[in.Ids[i]]
 		if !ok {
@@ -230,7 +255,11 @@ func (s *RunServer) deployment(ctx context.Context, p auth.Principal, name strin
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(v.Spec, spec); err != nil {
 		return nil, errInternal(ctx, s.Log, "decode deployment version", err)
 	}
-	return &deploymentInfo{row: row, spec: spec}, nil
+	pool, err := s.Store.Q.WorkPoolGet(ctx, row.PoolID)
+	if err != nil {
+		return nil, errInternal(ctx, s.Log, "read work pool of deployment", err)
+	}
+	return &deploymentInfo{row: row, spec: spec, pool: pool}, nil
 }
 
 // getRun reads a run of the caller's workspace; other workspaces' runs
@@ -260,7 +289,7 @@ func (s *RunServer) GetRun(ctx context.Context, req *connect.Request[ferryv1.Get
 	if err != nil {
 		return nil, err
 	}
-	pr, err := newNameCache(s.Store.Q).run(ctx, r)
+	pr, err := s.names().run(ctx, r)
 	if err != nil {
 		return nil, errInternal(ctx, s.Log, "get run", err)
 	}
@@ -321,7 +350,7 @@ func (s *RunServer) ListRuns(ctx context.Context, req *connect.Request[ferryv1.L
 		return nil, errInternal(ctx, s.Log, "list runs", err)
 	}
 	resp := &ferryv1.ListRunsResponse{}
-	names := newNameCache(s.Store.Q)
+	names := s.names()
 	for _, r := range rows {
 		pr, err := names.run(ctx, r)
 		if err != nil {
@@ -391,7 +420,7 @@ func control[T any](s *RunServer, ctx context.Context, id string, event func(aut
 	if out.Row.State == string(run.StateScheduled) && s.Hub != nil {
 		s.Hub.Poke(out.Row.PoolID)
 	}
-	pr, err := newNameCache(s.Store.Q).run(ctx, out.Row)
+	pr, err := s.names().run(ctx, out.Row)
 	if err != nil {
 		return nil, errInternal(ctx, s.Log, "change run", err)
 	}

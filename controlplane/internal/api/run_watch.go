@@ -47,11 +47,13 @@ func (s *RunServer) WatchRun(ctx context.Context, req *connect.Request[ferryv1.W
 	}
 	changed, unsubscribe := s.subscribeRun(transition.ChannelRunChanged, r.ID)
 	defer unsubscribe()
-	names := newNameCache(s.Store.Q)
+	names := s.names()
 	var lastUpdate time.Time
 	var lastState string
+	var lastLate bool
 	for {
-		if !r.UpdateTime.Equal(lastUpdate) || r.State != lastState {
+		late := names.isLate(r)
+		if !r.UpdateTime.Equal(lastUpdate) || r.State != lastState || late != lastLate {
 			pr, err := names.run(ctx, r)
 			if err != nil {
 				return errInternal(ctx, s.Log, "watch run", err)
@@ -59,15 +61,21 @@ func (s *RunServer) WatchRun(ctx context.Context, req *connect.Request[ferryv1.W
 			if err := stream.Send(&ferryv1.WatchRunResponse{Run: pr}); err != nil {
 				return err
 			}
-			lastUpdate, lastState = r.UpdateTime, r.State
+			lastUpdate, lastState, lastLate = r.UpdateTime, r.State, late
 		}
 		if run.IsTerminal(run.State(r.State)) {
 			return nil
+		}
+		// A run turning Late changes nothing stored, so wake up for it.
+		var turnsLate <-chan time.Time
+		if at, ok := names.lateAt(r); ok && !late {
+			turnsLate = s.Clock.After(at.Sub(s.Clock.Now()))
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+		case <-turnsLate:
 		case <-time.After(watchFallback):
 		}
 		if _, r, err = s.getRun(ctx, req.Msg.GetId()); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/ferryhq/ferry/controlplane/internal/jobtemplate"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
 	"github.com/ferryhq/ferry/internal/clock"
@@ -60,6 +61,9 @@ func (s *WorkPoolServer) ApplyWorkPool(
 	if !ok {
 		return nil, errInvalid("type", "unknown work pool type %v", m.GetType())
 	}
+	if _, err := jobtemplate.Parse(m.GetBaseJobTemplate()); err != nil {
+		return nil, errInvalid("base_job_template", "%v", err)
+	}
 
 	var pool db.WorkPool
 	created := false
@@ -87,6 +91,12 @@ func (s *WorkPoolServer) ApplyWorkPool(
 				pool.Name, pool.Type)
 		}
 		created = pool.ID == id
+		pool, err = q.WorkPoolSetJobTemplate(ctx, db.WorkPoolSetJobTemplateParams{
+			ID: pool.ID, BaseJobTemplate: m.GetBaseJobTemplate(), Now: now,
+		})
+		if err != nil {
+			return fmt.Errorf("set base job template: %w", err)
+		}
 		if !created {
 			return nil
 		}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ferryhq/ferry/controlplane/internal/jobtemplate"
 	"github.com/ferryhq/ferry/controlplane/internal/limits"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
@@ -462,7 +463,7 @@ func (p *poolLoop) round(ctx context.Context) error {
 	p.next++
 	for i := range sessions {
 		s := sessions[(p.next+i)%len(sessions)]
-		more, drained, err := p.offer(ctx, s, pool.Type)
+		more, drained, err := p.offer(ctx, s, pool)
 		if err != nil {
 			return err
 		}
@@ -483,8 +484,14 @@ func (p *poolLoop) round(ctx context.Context) error {
 // offer offers runs to one session up to its free capacity; more reports
 // whether the agent took a full batch, so another round may find more work,
 // and drained whether the agent had room but the pool had no run to offer.
-func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more, drained bool, err error) {
+func (p *poolLoop) offer(ctx context.Context, s *Session, pool db.WorkPool) (more, drained bool, err error) {
 	h := p.hub
+	poolType := pool.Type
+	// The template was checked when the pool was applied.
+	tmpl, err := jobtemplate.Parse(pool.BaseJobTemplate)
+	if err != nil {
+		return false, false, fmt.Errorf("base job template of pool %s: %w", pool.ID, err)
+	}
 	now := h.clock.Now()
 	room, err := h.store.Q.LimitAgentRoom(ctx, db.LimitAgentRoomParams{AgentID: s.AgentID, Now: now})
 	if err != nil {
@@ -518,6 +525,14 @@ func (p *poolLoop) offer(ctx context.Context, s *Session, poolType string) (more
 		}
 		order := WorkOrder(r, version.spec, poolType, expire)
 		order.Job.Deployment = version.name
+		if err := applyJobVariables(order.Job, tmpl, version.spec, r); err != nil {
+			// Variables are validated when a deployment is applied and a
+			// run is created; only a template changed since then gets here.
+			// The offer expires and the run is offered again.
+			h.log.ErrorContext(ctx, "work order not sent", slog.String("agent_id", s.AgentID.String()),
+				slog.String("run_id", r.ID.String()), slog.Any("error", err))
+			continue
+		}
 		if h.cfg.Signer != nil {
 			if err := SignWorkOrder(h.cfg.Signer, order, s.AgentID, now); err != nil {
 				// The agent would refuse the order; the offer expires and the
@@ -600,6 +615,19 @@ func WorkOrder(r db.Run, spec *ferryv1.DeploymentSpec, poolType string, expire t
 		OfferExpireTime: timestamppb.New(expire),
 		Job:             job,
 	}
+}
+
+// applyJobVariables lays the run's job variables over its deployment's and
+// the pool template's defaults, and applies the result to job.
+func applyJobVariables(job *ferryv1.JobSpec, tmpl jobtemplate.Template, spec *ferryv1.DeploymentSpec, r db.Run) error {
+	merged, err := jobtemplate.Merge(tmpl.Defaults, spec.GetJobVariables(), string(r.JobVariables))
+	if err != nil {
+		return fmt.Errorf("merge job variables of run %s: %w", r.ID, err)
+	}
+	if err := jobtemplate.Apply(job, merged); err != nil {
+		return fmt.Errorf("apply job variables of run %s: %w", r.ID, err)
+	}
+	return nil
 }
 
 type specKey struct {

@@ -62,6 +62,9 @@ type Config struct {
 	OfferTTL time.Duration
 	// ReaperGrace delays lease expiry after start. Default LeaseDuration.
 	ReaperGrace time.Duration
+	// LateAfter is how far past its expected start a scheduled run must be
+	// before the API names it Late. Default 30s.
+	LateAfter time.Duration
 	// MaxBodyBytes caps a request body. Default 8 MiB.
 	MaxBodyBytes int64
 	// Stdout receives the one-time admin key message.
@@ -168,6 +171,9 @@ func (c *Config) fill() {
 	}
 	if c.ReaperGrace <= 0 {
 		c.ReaperGrace = c.LeaseDuration
+	}
+	if c.LateAfter <= 0 {
+		c.LateAfter = api.DefaultLateAfter
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 8 << 20
@@ -372,7 +378,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, clk clock.Clock, log 
 		mux.Handle(ferryv1connect.NewAPIKeyServiceHandler(&api.APIKeyServer{Store: st, Clock: clk, Log: apiLog, Pepper: cfg.AuthPepper, OnRevoke: authn.Forget}, opts))
 	}
 	mux.Handle(ferryv1connect.NewAgentTokenServiceHandler(&api.AgentTokenServer{Store: st, Clock: clk, Log: apiLog, OnRevoke: authn.Forget}, opts))
-	mux.Handle(ferryv1connect.NewRunServiceHandler(&api.RunServer{Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier, Listener: listener}, opts))
+	mux.Handle(ferryv1connect.NewRunServiceHandler(&api.RunServer{Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier, Listener: listener, LateAfter: cfg.LateAfter}, opts))
 	mux.Handle(ferryv1connect.NewSigningKeyServiceHandler(&api.SigningKeyServer{
 		Keys: keys, Clock: clk, Log: apiLog, OnChange: keysChanged,
 	}, opts))

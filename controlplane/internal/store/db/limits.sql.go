@@ -746,7 +746,7 @@ WHERE runs.id IN (
     ORDER BY w.id
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time
+RETURNING id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time, job_variables
 `
 
 type LimitOfferMarkParams struct {
@@ -806,6 +806,7 @@ func (q *Queries) LimitOfferMark(ctx context.Context, arg LimitOfferMarkParams) 
 			&i.TimeoutMs,
 			&i.ScheduleID,
 			&i.NominalTime,
+			&i.JobVariables,
 		); err != nil {
 			return nil, err
 		}
@@ -990,7 +991,7 @@ func (q *Queries) LimitRunsAhead(ctx context.Context, arg LimitRunsAheadParams) 
 const workPoolSetPaused = `-- name: WorkPoolSetPaused :one
 UPDATE work_pools SET paused = $1, update_time = $2
 WHERE workspace_id = $3 AND id = $4
-RETURNING id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time
+RETURNING id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time, base_job_template
 `
 
 type WorkPoolSetPausedParams struct {
@@ -1018,6 +1019,7 @@ func (q *Queries) WorkPoolSetPaused(ctx context.Context, arg WorkPoolSetPausedPa
 		&i.ConcurrencyLimit,
 		&i.CreateTime,
 		&i.UpdateTime,
+		&i.BaseJobTemplate,
 	)
 	return i, err
 }

@@ -185,6 +185,7 @@ type Run struct {
 	TimeoutMs         int64
 	ScheduleID        uuid.NullUUID
 	NominalTime       *time.Time
+	JobVariables      []byte
 }
 
 type RunLogLine struct {
@@ -277,6 +278,7 @@ type WorkPool struct {
 	ConcurrencyLimit int32
 	CreateTime       time.Time
 	UpdateTime       time.Time
+	BaseJobTemplate  string
 }
 
 type WorkQueue struct {

@@ -275,6 +275,8 @@ type Querier interface {
 	WorkPoolGetByName(ctx context.Context, arg WorkPoolGetByNameParams) (WorkPool, error)
 	WorkPoolList(ctx context.Context, workspaceID uuid.UUID) ([]WorkPool, error)
 	WorkPoolRunCount(ctx context.Context, poolID uuid.UUID) (int64, error)
+	// WorkPoolSetJobTemplate replaces a pool's base job template ('' for none).
+	WorkPoolSetJobTemplate(ctx context.Context, arg WorkPoolSetJobTemplateParams) (WorkPool, error)
 	WorkPoolSetPaused(ctx context.Context, arg WorkPoolSetPausedParams) (WorkPool, error)
 	WorkPoolUpsert(ctx context.Context, arg WorkPoolUpsertParams) (WorkPool, error)
 	WorkQueueEnsure(ctx context.Context, arg WorkQueueEnsureParams) (WorkQueue, error)

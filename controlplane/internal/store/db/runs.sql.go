@@ -85,7 +85,7 @@ func (q *Queries) RunExpiredLeases(ctx context.Context, arg RunExpiredLeasesPara
 }
 
 const runGet = `-- name: RunGet :one
-SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time FROM runs WHERE workspace_id = $1 AND id = $2
+SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time, job_variables FROM runs WHERE workspace_id = $1 AND id = $2
 `
 
 type RunGetParams struct {
@@ -129,12 +129,13 @@ func (q *Queries) RunGet(ctx context.Context, arg RunGetParams) (Run, error) {
 		&i.TimeoutMs,
 		&i.ScheduleID,
 		&i.NominalTime,
+		&i.JobVariables,
 	)
 	return i, err
 }
 
 const runGetByIdempotencyKeys = `-- name: RunGetByIdempotencyKeys :many
-SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time FROM runs
+SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time, job_variables FROM runs
 WHERE deployment_id = ANY($1::uuid[]) AND idempotency_key = ANY($2::text[])
 `
 
@@ -185,6 +186,7 @@ func (q *Queries) RunGetByIdempotencyKeys(ctx context.Context, arg RunGetByIdemp
 			&i.TimeoutMs,
 			&i.ScheduleID,
 			&i.NominalTime,
+			&i.JobVariables,
 		); err != nil {
 			return nil, err
 		}
@@ -197,7 +199,7 @@ func (q *Queries) RunGetByIdempotencyKeys(ctx context.Context, arg RunGetByIdemp
 }
 
 const runGetMany = `-- name: RunGetMany :many
-SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time FROM runs WHERE id = ANY($1::uuid[])
+SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time, job_variables FROM runs WHERE id = ANY($1::uuid[])
 `
 
 func (q *Queries) RunGetMany(ctx context.Context, ids []uuid.UUID) ([]Run, error) {
@@ -242,6 +244,7 @@ func (q *Queries) RunGetMany(ctx context.Context, ids []uuid.UUID) ([]Run, error
 			&i.TimeoutMs,
 			&i.ScheduleID,
 			&i.NominalTime,
+			&i.JobVariables,
 		); err != nil {
 			return nil, err
 		}
@@ -257,11 +260,12 @@ const runInsertMany = `-- name: RunInsertMany :many
 INSERT INTO runs (id, workspace_id, deployment_id, deployment_version, pool_id, queue_id,
                   state, state_name, attempt, max_attempts, parameters, idempotency_key,
                   priority, tags, expected_start_time, create_time, update_time, created_by,
-                  retry_delay_ms, retry_on, timeout_ms)
+                  retry_delay_ms, retry_on, timeout_ms, job_variables)
 SELECT u.id, $1, u.deployment_id, u.deployment_version, u.pool_id, u.queue_id,
        'SCHEDULED', 'Scheduled', 1, u.max_attempts, u.parameters::jsonb, nullif(u.idempotency_key, ''),
        u.priority, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.expected_start_time,
-       $2, $2, $3, u.retry_delay_ms, u.retry_on, u.timeout_ms
+       $2, $2, $3, u.retry_delay_ms, u.retry_on, u.timeout_ms,
+       coalesce(nullif(u.job_variables, ''), '{}')::jsonb
 FROM (SELECT unnest($4::uuid[]) AS id,
              unnest($5::uuid[]) AS deployment_id,
              unnest($6::integer[]) AS deployment_version,
@@ -275,9 +279,11 @@ FROM (SELECT unnest($4::uuid[]) AS id,
              unnest($14::timestamptz[]) AS expected_start_time,
              unnest($15::bigint[]) AS retry_delay_ms,
              unnest($16::integer[]) AS retry_on,
-             unnest($17::bigint[]) AS timeout_ms) AS u
+             unnest($17::bigint[]) AS timeout_ms,
+             -- job_variables may be left out (NULL) or '' for none.
+             unnest($18::text[]) AS job_variables) AS u
 ON CONFLICT (deployment_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time
+RETURNING id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time, job_variables
 `
 
 type RunInsertManyParams struct {
@@ -298,6 +304,7 @@ type RunInsertManyParams struct {
 	RetryDelaysMs      []int64
 	RetryOns           []int32
 	TimeoutsMs         []int64
+	JobVariables       []string
 }
 
 // RunInsertMany inserts new SCHEDULED runs; a run whose idempotency key
@@ -321,6 +328,7 @@ func (q *Queries) RunInsertMany(ctx context.Context, arg RunInsertManyParams) ([
 		arg.RetryDelaysMs,
 		arg.RetryOns,
 		arg.TimeoutsMs,
+		arg.JobVariables,
 	)
 	if err != nil {
 		return nil, err
@@ -362,6 +370,7 @@ func (q *Queries) RunInsertMany(ctx context.Context, arg RunInsertManyParams) ([
 			&i.TimeoutMs,
 			&i.ScheduleID,
 			&i.NominalTime,
+			&i.JobVariables,
 		); err != nil {
 			return nil, err
 		}
@@ -374,7 +383,7 @@ func (q *Queries) RunInsertMany(ctx context.Context, arg RunInsertManyParams) ([
 }
 
 const runList = `-- name: RunList :many
-SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time FROM runs r
+SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time, job_variables FROM runs r
 WHERE r.workspace_id = $1
   AND (cardinality($2::text[]) = 0 OR r.state = ANY($2::text[]))
   AND ($3::uuid IS NULL OR r.deployment_id = $3)
@@ -448,6 +457,7 @@ func (q *Queries) RunList(ctx context.Context, arg RunListParams) ([]Run, error)
 			&i.TimeoutMs,
 			&i.ScheduleID,
 			&i.NominalTime,
+			&i.JobVariables,
 		); err != nil {
 			return nil, err
 		}
@@ -499,7 +509,7 @@ func (q *Queries) RunListLeasedByAgent(ctx context.Context, agentID uuid.UUID) (
 }
 
 const runLockMany = `-- name: RunLockMany :many
-SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time FROM runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time, job_variables FROM runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
 `
 
 // RunLockMany locks runs in id order, so two transactions never deadlock.
@@ -545,6 +555,7 @@ func (q *Queries) RunLockMany(ctx context.Context, ids []uuid.UUID) ([]Run, erro
 			&i.TimeoutMs,
 			&i.ScheduleID,
 			&i.NominalTime,
+			&i.JobVariables,
 		); err != nil {
 			return nil, err
 		}

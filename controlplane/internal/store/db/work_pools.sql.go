@@ -41,7 +41,7 @@ func (q *Queries) WorkPoolDeploymentCount(ctx context.Context, poolID uuid.UUID)
 }
 
 const workPoolGet = `-- name: WorkPoolGet :one
-SELECT id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time FROM work_pools WHERE id = $1
+SELECT id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time, base_job_template FROM work_pools WHERE id = $1
 `
 
 func (q *Queries) WorkPoolGet(ctx context.Context, id uuid.UUID) (WorkPool, error) {
@@ -57,12 +57,13 @@ func (q *Queries) WorkPoolGet(ctx context.Context, id uuid.UUID) (WorkPool, erro
 		&i.ConcurrencyLimit,
 		&i.CreateTime,
 		&i.UpdateTime,
+		&i.BaseJobTemplate,
 	)
 	return i, err
 }
 
 const workPoolGetByName = `-- name: WorkPoolGetByName :one
-SELECT id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time FROM work_pools WHERE workspace_id = $1 AND name = $2
+SELECT id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time, base_job_template FROM work_pools WHERE workspace_id = $1 AND name = $2
 `
 
 type WorkPoolGetByNameParams struct {
@@ -83,12 +84,13 @@ func (q *Queries) WorkPoolGetByName(ctx context.Context, arg WorkPoolGetByNamePa
 		&i.ConcurrencyLimit,
 		&i.CreateTime,
 		&i.UpdateTime,
+		&i.BaseJobTemplate,
 	)
 	return i, err
 }
 
 const workPoolList = `-- name: WorkPoolList :many
-SELECT id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time FROM work_pools WHERE workspace_id = $1 ORDER BY name
+SELECT id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time, base_job_template FROM work_pools WHERE workspace_id = $1 ORDER BY name
 `
 
 func (q *Queries) WorkPoolList(ctx context.Context, workspaceID uuid.UUID) ([]WorkPool, error) {
@@ -110,6 +112,7 @@ func (q *Queries) WorkPoolList(ctx context.Context, workspaceID uuid.UUID) ([]Wo
 			&i.ConcurrencyLimit,
 			&i.CreateTime,
 			&i.UpdateTime,
+			&i.BaseJobTemplate,
 		); err != nil {
 			return nil, err
 		}
@@ -132,6 +135,40 @@ func (q *Queries) WorkPoolRunCount(ctx context.Context, poolID uuid.UUID) (int64
 	return count, err
 }
 
+const workPoolSetJobTemplate = `-- name: WorkPoolSetJobTemplate :one
+UPDATE work_pools
+SET base_job_template = $1,
+    update_time = CASE WHEN base_job_template IS DISTINCT FROM $1
+                       THEN $2 ELSE update_time END
+WHERE id = $3
+RETURNING id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time, base_job_template
+`
+
+type WorkPoolSetJobTemplateParams struct {
+	BaseJobTemplate string
+	Now             time.Time
+	ID              uuid.UUID
+}
+
+// WorkPoolSetJobTemplate replaces a pool's base job template (” for none).
+func (q *Queries) WorkPoolSetJobTemplate(ctx context.Context, arg WorkPoolSetJobTemplateParams) (WorkPool, error) {
+	row := q.db.QueryRow(ctx, workPoolSetJobTemplate, arg.BaseJobTemplate, arg.Now, arg.ID)
+	var i WorkPool
+	err := row.Scan(
+		&i.ID,
+		&i.WorkspaceID,
+		&i.Name,
+		&i.Type,
+		&i.Description,
+		&i.Paused,
+		&i.ConcurrencyLimit,
+		&i.CreateTime,
+		&i.UpdateTime,
+		&i.BaseJobTemplate,
+	)
+	return i, err
+}
+
 const workPoolUpsert = `-- name: WorkPoolUpsert :one
 INSERT INTO work_pools (id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
@@ -143,7 +180,7 @@ SET description = excluded.description,
         WHEN (work_pools.description, work_pools.paused, work_pools.concurrency_limit)
             IS DISTINCT FROM (excluded.description, excluded.paused, excluded.concurrency_limit)
         THEN excluded.update_time ELSE work_pools.update_time END
-RETURNING id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time
+RETURNING id, workspace_id, name, type, description, paused, concurrency_limit, create_time, update_time, base_job_template
 `
 
 type WorkPoolUpsertParams struct {
@@ -179,6 +216,7 @@ func (q *Queries) WorkPoolUpsert(ctx context.Context, arg WorkPoolUpsertParams) 
 		&i.ConcurrencyLimit,
 		&i.CreateTime,
 		&i.UpdateTime,
+		&i.BaseJobTemplate,
 	)
 	return i, err
 }

@@ -430,7 +430,11 @@ type JobSpec struct {
 	// secrets maps environment variable names to secret references the agent resolves.
 	Secrets map[string]string `protobuf:"bytes,10,rep,name=secrets,proto3" json:"secrets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// pool_type is the launcher to use: process, docker or ecs.
-	PoolType      string `protobuf:"bytes,11,opt,name=pool_type,json=poolType,proto3" json:"pool_type,omitempty"`
+	PoolType string `protobuf:"bytes,11,opt,name=pool_type,json=poolType,proto3" json:"pool_type,omitempty"`
+	// job_variables is the merged job variables (pool defaults, deployment,
+	// run) as a JSON object; the known ones are already applied to the fields
+	// above.
+	JobVariables  string `protobuf:"bytes,12,opt,name=job_variables,json=jobVariables,proto3" json:"job_variables,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -538,6 +542,13 @@ func (x *JobSpec) GetSecrets() map[string]string {
 func (x *JobSpec) GetPoolType() string {
 	if x != nil {
 		return x.PoolType
+	}
+	return ""
+}
+
+func (x *JobSpec) GetJobVariables() string {
+	if x != nil {
+		return x.JobVariables
 	}
 	return ""
 }
@@ -1846,7 +1857,7 @@ const file_ferry_v1_agent_proto_rawDesc = "" +
 	"\x0elease_duration\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12H\n" +
 	"\x12keepalive_interval\x18\a \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\";\n" +
 	"\tKeepalive\x12.\n" +
-	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xae\x04\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xd3\x04\n" +
 	"\aJobSpec\x12\x1e\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\tR\n" +
@@ -1864,7 +1875,8 @@ const file_ferry_v1_agent_proto_rawDesc = "" +
 	"\tcontainer\x18\t \x01(\v2\x17.ferry.v1.ContainerSpecR\tcontainer\x128\n" +
 	"\asecrets\x18\n" +
 	" \x03(\v2\x1e.ferry.v1.JobSpec.SecretsEntryR\asecrets\x12\x1b\n" +
-	"\tpool_type\x18\v \x01(\tR\bpoolType\x1a6\n" +
+	"\tpool_type\x18\v \x01(\tR\bpoolType\x12#\n" +
+	"\rjob_variables\x18\f \x01(\tR\fjobVariables\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +

@@ -291,7 +291,11 @@ type DeploymentSpec struct {
 	CollisionStrategy CollisionStrategy `protobuf:"varint,17,opt,name=collision_strategy,json=collisionStrategy,proto3,enum=ferry.v1.CollisionStrategy" json:"collision_strategy,omitempty"`
 	// limits names the named concurrency limits (ConcurrencyLimitService) the
 	// deployment's runs count against, besides those their tags select.
-	Limits        []string `protobuf:"bytes,18,rep,name=limits,proto3" json:"limits,omitempty"`
+	Limits []string `protobuf:"bytes,18,rep,name=limits,proto3" json:"limits,omitempty"`
+	// job_variables is a JSON object of job variables laid over the base job
+	// template defaults of the deployment's pool; the result must satisfy the
+	// template's variables schema.
+	JobVariables  string `protobuf:"bytes,19,opt,name=job_variables,json=jobVariables,proto3" json:"job_variables,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -450,6 +454,13 @@ func (x *DeploymentSpec) GetLimits() []string {
 		return x.Limits
 	}
 	return nil
+}
+
+func (x *DeploymentSpec) GetJobVariables() string {
+	if x != nil {
+		return x.JobVariables
+	}
+	return ""
 }
 
 // Mount binds a path of the agent's host into a run's container.
@@ -1281,7 +1292,7 @@ const file_ferry_v1_deployment_proto_rawDesc = "" +
 	"\vRetryPolicy\x12\"\n" +
 	"\aretries\x18\x01 \x01(\x05B\b\xaa\xbb\x18\x04(\x000dR\aretries\x12/\n" +
 	"\x05delay\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x120\n" +
-	"\x02on\x18\x03 \x03(\x0e2\x18.ferry.v1.RetryConditionB\x06\xaa\xbb\x18\x02 \x03R\x02on\"\xef\a\n" +
+	"\x02on\x18\x03 \x03(\x0e2\x18.ferry.v1.RetryConditionB\x06\xaa\xbb\x18\x02 \x03R\x02on\"\xa0\b\n" +
 	"\x0eDeploymentSpec\x12\x1c\n" +
 	"\x04pool\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04pool\x12\x1c\n" +
 	"\x05queue\x18\x02 \x01(\tB\x06\xaa\xbb\x18\x02\x18\x01R\x05queue\x12)\n" +
@@ -1305,7 +1316,9 @@ const file_ferry_v1_deployment_proto_rawDesc = "" +
 	"\x11concurrency_limit\x18\x10 \x01(\x05B\n" +
 	"\xaa\xbb\x18\x06(\x000\xc0\x84=R\x10concurrencyLimit\x12J\n" +
 	"\x12collision_strategy\x18\x11 \x01(\x0e2\x1b.ferry.v1.CollisionStrategyR\x11collisionStrategy\x12 \n" +
-	"\x06limits\x18\x12 \x03(\tB\b\xaa\xbb\x18\x04 \x10@\x01R\x06limits\x1a6\n" +
+	"\x06limits\x18\x12 \x03(\tB\b\xaa\xbb\x18\x04 \x10@\x01R\x06limits\x12/\n" +
+	"\rjob_variables\x18\x13 \x01(\tB\n" +
+	"\xaa\xbb\x18\x06\x10\x80\x80\x04\x18\x03R\fjobVariables\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +

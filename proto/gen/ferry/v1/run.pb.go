@@ -666,8 +666,11 @@ type RunTemplate struct {
 	Priority *int32 `protobuf:"varint,5,opt,name=priority,proto3,oneof" json:"priority,omitempty"`
 	// expected_start_time delays the run; unset means now.
 	ExpectedStartTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expected_start_time,json=expectedStartTime,proto3" json:"expected_start_time,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// job_variables is a JSON object of job variables laid over the
+	// deployment's; the result must satisfy the pool's job template schema.
+	JobVariables  string `protobuf:"bytes,7,opt,name=job_variables,json=jobVariables,proto3" json:"job_variables,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunTemplate) Reset() {
@@ -740,6 +743,13 @@ func (x *RunTemplate) GetExpectedStartTime() *timestamppb.Timestamp {
 		return x.ExpectedStartTime
 	}
 	return nil
+}
+
+func (x *RunTemplate) GetJobVariables() string {
+	if x != nil {
+		return x.JobVariables
+	}
+	return ""
 }
 
 type CreateRunRequest struct {
@@ -1998,7 +2008,7 @@ const file_ferry_v1_run_proto_rawDesc = "" +
 	"\x06stream\x18\x03 \x01(\x0e2\x13.ferry.v1.LogStreamR\x06stream\x12\x12\n" +
 	"\x04text\x18\x04 \x01(\tR\x04text\x12.\n" +
 	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1c\n" +
-	"\ttruncated\x18\x06 \x01(\bR\ttruncated\"\xc1\x02\n" +
+	"\ttruncated\x18\x06 \x01(\bR\ttruncated\"\xf2\x02\n" +
 	"\vRunTemplate\x12(\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\n" +
@@ -2010,7 +2020,9 @@ const file_ferry_v1_run_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x03 \x01(\tB\a\xaa\xbb\x18\x03\x10\x80\x01R\x0eidempotencyKey\x12\x1c\n" +
 	"\x04tags\x18\x04 \x03(\tB\b\xaa\xbb\x18\x04  @\x05R\x04tags\x123\n" +
 	"\bpriority\x18\x05 \x01(\x05B\x12\xaa\xbb\x18\x0e(\x98\xf8\xff\xff\xff\xff\xff\xff\xff\x010\xe8\aH\x00R\bpriority\x88\x01\x01\x12J\n" +
-	"\x13expected_start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x11expectedStartTimeB\v\n" +
+	"\x13expected_start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x11expectedStartTime\x12/\n" +
+	"\rjob_variables\x18\a \x01(\tB\n" +
+	"\xaa\xbb\x18\x06\x10\x80\x80\x04\x18\x03R\fjobVariablesB\v\n" +
 	"\t_priority\"C\n" +
 	"\x10CreateRunRequest\x12/\n" +
 	"\x03run\x18\x01 \x01(\v2\x15.ferry.v1.RunTemplateB\x06\xaa\xbb\x18\x02\b\x01R\x03run\"N\n" +

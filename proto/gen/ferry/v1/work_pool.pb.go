@@ -89,8 +89,10 @@ type WorkPool struct {
 	ConcurrencyLimit int32                  `protobuf:"varint,5,opt,name=concurrency_limit,json=concurrencyLimit,proto3" json:"concurrency_limit,omitempty"`
 	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// base_job_template is the pool's job template as JSON text, "" when it has none.
+	BaseJobTemplate string `protobuf:"bytes,8,opt,name=base_job_template,json=baseJobTemplate,proto3" json:"base_job_template,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WorkPool) Reset() {
@@ -170,6 +172,13 @@ func (x *WorkPool) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *WorkPool) GetBaseJobTemplate() string {
+	if x != nil {
+		return x.BaseJobTemplate
+	}
+	return ""
 }
 
 // WorkQueue orders work inside a pool.
@@ -391,8 +400,12 @@ type ApplyWorkPoolRequest struct {
 	Description      string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	Paused           bool                   `protobuf:"varint,4,opt,name=paused,proto3" json:"paused,omitempty"`
 	ConcurrencyLimit int32                  `protobuf:"varint,5,opt,name=concurrency_limit,json=concurrencyLimit,proto3" json:"concurrency_limit,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// base_job_template is JSON text {"variables": <JSON Schema of the job
+	// variables>, "defaults": {<variable>: <value>}}; "" means none. Known
+	// variables: image, command, env, cpu, memory, network, labels.
+	BaseJobTemplate string `protobuf:"bytes,6,opt,name=base_job_template,json=baseJobTemplate,proto3" json:"base_job_template,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ApplyWorkPoolRequest) Reset() {
@@ -458,6 +471,13 @@ func (x *ApplyWorkPoolRequest) GetConcurrencyLimit() int32 {
 		return x.ConcurrencyLimit
 	}
 	return 0
+}
+
+func (x *ApplyWorkPoolRequest) GetBaseJobTemplate() string {
+	if x != nil {
+		return x.BaseJobTemplate
+	}
+	return ""
 }
 
 type ApplyWorkPoolResponse struct {
@@ -1069,7 +1089,7 @@ var File_ferry_v1_work_pool_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_work_pool_proto_rawDesc = "" +
 	"\n" +
-	"\x18ferry/v1/work_pool.proto\x12\bferry.v1\x1a\x16ferry/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x02\n" +
+	"\x18ferry/v1/work_pool.proto\x12\bferry.v1\x1a\x16ferry/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x02\n" +
 	"\bWorkPool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x16.ferry.v1.WorkPoolTypeR\x04type\x12 \n" +
@@ -1079,7 +1099,8 @@ const file_ferry_v1_work_pool_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x8e\x02\n" +
+	"updateTime\x12*\n" +
+	"\x11base_job_template\x18\b \x01(\tR\x0fbaseJobTemplate\"\x8e\x02\n" +
 	"\tWorkQueue\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -1102,14 +1123,15 @@ const file_ferry_v1_work_pool_proto_rawDesc = "" +
 	"\x13last_heartbeat_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x11lastHeartbeatTime\x12\x1f\n" +
 	"\vactive_runs\x18\n" +
 	" \x01(\x05R\n" +
-	"activeRuns\"\xe4\x01\n" +
+	"activeRuns\"\x9a\x02\n" +
 	"\x14ApplyWorkPoolRequest\x12\x1c\n" +
 	"\x04name\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04name\x122\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x16.ferry.v1.WorkPoolTypeB\x06\xaa\xbb\x18\x02\b\x01R\x04type\x12)\n" +
 	"\vdescription\x18\x03 \x01(\tB\a\xaa\xbb\x18\x03\x10\x80\bR\vdescription\x12\x16\n" +
 	"\x06paused\x18\x04 \x01(\bR\x06paused\x127\n" +
 	"\x11concurrency_limit\x18\x05 \x01(\x05B\n" +
-	"\xaa\xbb\x18\x06(\x000\xc0\x84=R\x10concurrencyLimit\"b\n" +
+	"\xaa\xbb\x18\x06(\x000\xc0\x84=R\x10concurrencyLimit\x124\n" +
+	"\x11base_job_template\x18\x06 \x01(\tB\b\xaa\xbb\x18\x04\x10\x80\x80\bR\x0fbaseJobTemplate\"b\n" +
 	"\x15ApplyWorkPoolResponse\x12/\n" +
 	"\twork_pool\x18\x01 \x01(\v2\x12.ferry.v1.WorkPoolR\bworkPool\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\"2\n" +
