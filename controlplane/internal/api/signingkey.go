@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ferryhq/ferry/controlplane/internal/signing"
@@ -32,6 +33,11 @@ type SigningKeyServer struct {
 	// OnChange, when set, is called after a key is created or retired, so
 	// that this replica's signer reloads at once.
 	OnChange func()
+	// InstallationWorkspace returns the workspace whose admins manage the
+	// installation: signing keys serve every workspace, so the admins of
+	// other workspaces may read them but not rotate or retire them. Nil
+	// leaves every workspace's admins allowed.
+	InstallationWorkspace func(ctx context.Context) (uuid.UUID, error)
 }
 
 var _ ferryv1connect.SigningKeyServiceHandler = (*SigningKeyServer)(nil)
@@ -42,7 +48,7 @@ func (s *SigningKeyServer) RotateSigningKey(
 	ctx context.Context,
 	req *connect.Request[ferryv1.RotateSigningKeyRequest],
 ) (*connect.Response[ferryv1.RotateSigningKeyResponse], error) {
-	p, err := requireSigningAdmin(ctx, "rotate signing keys")
+	p, err := s.requireSigningAdmin(ctx, "rotate signing keys")
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +94,7 @@ func (s *SigningKeyServer) RetireSigningKey(
 	ctx context.Context,
 	req *connect.Request[ferryv1.RetireSigningKeyRequest],
 ) (*connect.Response[ferryv1.RetireSigningKeyResponse], error) {
-	p, err := requireSigningAdmin(ctx, "retire signing keys")
+	p, err := s.requireSigningAdmin(ctx, "retire signing keys")
 	if err != nil {
 		return nil, err
 	}
@@ -111,14 +117,24 @@ func (s *SigningKeyServer) RetireSigningKey(
 
 // requireSigningAdmin returns the caller's subject when it may change
 // signing keys.
-func requireSigningAdmin(ctx context.Context, action string) (string, error) {
+func (s *SigningKeyServer) requireSigningAdmin(ctx context.Context, action string) (string, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return "", err
 	}
-	if p.Role != signingKeyAdminRole {
+	if p.Role != signingKeyAdminRole && p.Role != "owner" {
 		return "", connect.NewError(connect.CodePermissionDenied,
-			errors.New("only an admin API key may "+action))
+			errors.New("only an admin or owner may "+action))
+	}
+	if s.InstallationWorkspace != nil {
+		ws, err := s.InstallationWorkspace(ctx)
+		if err != nil {
+			return "", errInternal(ctx, s.Log, action, err)
+		}
+		if p.WorkspaceID != ws {
+			return "", connect.NewError(connect.CodePermissionDenied,
+				errors.New("signing keys serve the whole installation: only admins of the installation's first workspace may "+action))
+		}
 	}
 	return p.Subject, nil
 }

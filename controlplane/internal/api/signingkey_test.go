@@ -253,3 +253,26 @@ func TestSigningKeyRotateWithoutKEK(t *testing.T) {
 		t.Errorf("keys %v, want none", got)
 	}
 }
+
+func TestSigningKeysBelongToTheInstallationWorkspace(t *testing.T) {
+	st := store.New(dbtest.Pool(t))
+	fake := clock.NewFake(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	installation, other := uuid.New(), uuid.New()
+	srv := &SigningKeyServer{
+		Keys: signing.NewKeyring(st, testSigningKEK(t)), Clock: fake,
+		Log:                   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		InstallationWorkspace: func(context.Context) (uuid.UUID, error) { return installation, nil },
+	}
+	as := func(ws uuid.UUID) context.Context {
+		return auth.WithPrincipal(context.Background(), auth.Principal{
+			Kind: auth.KindAPIKey, WorkspaceID: ws, Subject: "apikey:tester", Role: "admin",
+		})
+	}
+	_, err := srv.RotateSigningKey(as(other), connect.NewRequest(&ferryv1.RotateSigningKeyRequest{}))
+	if connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("rotate by another workspace's admin: %v, want PermissionDenied", err)
+	}
+	if _, err := srv.RotateSigningKey(as(installation), connect.NewRequest(&ferryv1.RotateSigningKeyRequest{})); err != nil {
+		t.Fatalf("rotate by the installation's admin: %v", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -381,6 +382,10 @@ func New(ctx context.Context, cfg Config, st *store.Store, clk clock.Clock, log 
 	mux.Handle(ferryv1connect.NewRunServiceHandler(&api.RunServer{Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier, Listener: listener, LateAfter: cfg.LateAfter}, opts))
 	mux.Handle(ferryv1connect.NewSigningKeyServiceHandler(&api.SigningKeyServer{
 		Keys: keys, Clock: clk, Log: apiLog, OnChange: keysChanged,
+		InstallationWorkspace: func(ctx context.Context) (uuid.UUID, error) {
+			ws, err := st.Q.WorkspaceGetByName(ctx, bootstrap.DefaultWorkspace)
+			return ws.ID, err
+		},
 	}, opts))
 	mux.Handle(ferryv1connect.NewAgentServiceHandler(&api.AgentServer{
 		Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier,
