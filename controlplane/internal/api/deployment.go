@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/controlplane/internal/admission"
 	"github.com/ferryhq/ferry/controlplane/internal/auth"
+	"github.com/ferryhq/ferry/controlplane/internal/jobtemplate"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
 	"github.com/ferryhq/ferry/internal/clock"
@@ -144,10 +145,17 @@ func (s *DeploymentServer) apply(
 	if err := checkSpecForPool(sv.spec, pool); err != nil {
 		return db.Deployment{}, false, err
 	}
-	if err := checkJobVariables(pool, sv.spec.GetJobVariables(), ""); err != nil {
+	vars, err := checkJobVariables(pool, sv.spec.GetJobVariables(), "")
+	if err != nil {
 		return db.Deployment{}, false, errInvalid("spec.job_variables", "%v", err)
 	}
-	if err := s.admit(ctx, p.WorkspaceID, name, sv.spec, pool.Type); err != nil {
+	// The admission policy judges the spec as the pool's and the
+	// deployment's job variables change it.
+	admitted, err := jobtemplate.Effective(sv.spec, vars)
+	if err != nil {
+		return db.Deployment{}, false, errInvalid("spec.job_variables", "%v", err)
+	}
+	if err := s.admit(ctx, p.WorkspaceID, name, admitted, pool.Type); err != nil {
 		return db.Deployment{}, false, err
 	}
 	queue, err := q.WorkQueueGetByName(ctx, db.WorkQueueGetByNameParams{PoolID: pool.ID, Name: queueName})

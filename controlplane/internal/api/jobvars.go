@@ -9,13 +9,12 @@ import (
 
 // checkJobVariables merges pool's template defaults, the deployment's job
 // variables and the run's (each JSON text or "") and validates the result
-// against the template. The error names the offending variable and is safe
-// to show the caller.
-func checkJobVariables(pool db.WorkPool, deployment, run string) error {
+// against the template; it returns the merged variables. The error names
+// the offending variable and is safe to show the caller.
+func checkJobVariables(pool db.WorkPool, deployment, run string) (string, error) {
 	tmpl, err := jobtemplate.Parse(pool.BaseJobTemplate)
 	if err != nil {
-		return fmt.Errorf("base job template of work pool %q: %w", pool.Name, err)
+		return "", fmt.Errorf("base job template of work pool %q: %w", pool.Name, err)
 	}
-	_, err = tmpl.Resolve(deployment, run)
-	return err
+	return tmpl.Resolve(deployment, run)
 }

@@ -113,7 +113,7 @@ func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate
 				return nil, nil, errInvalid(path+".parameters", "%v", err)
 			}
 		}
-		if err := checkJobVariables(d.pool, d.spec.GetJobVariables(), t.GetJobVariables()); err != nil {
+		if _, err := checkJobVariables(d.pool, d.spec.GetJobVariables(), t.GetJobVariables()); err != nil {
 			return nil, nil, errInvalid(path+".job_variables", "%v", err)
 		}
 		if k := t.GetIdempotencyKey(); k != "" {

@@ -26,8 +26,8 @@ const (
 	maxApplyFileBytes = 4 << 20
 	// maxReportedErrors caps the errors listed for one file.
 	maxReportedErrors = 20
-	// maxJSONBytes is the largest parameters_schema or default_parameters
-	// the server accepts.
+	// maxJSONBytes is the largest parameters_schema, default_parameters,
+	// job_variables or base_job_template the server accepts.
 	maxJSONBytes = 65536
 	// maxJSONDepth bounds the nesting of a YAML value converted to JSON.
 	maxJSONDepth = 64
@@ -214,6 +214,7 @@ func (p *fileParser) pool(n *yaml.Node) *ferryv1.ApplyWorkPoolRequest {
 		"description":       func(v *yaml.Node) { req.Description = p.text(v, "description", 1024) },
 		"paused":            func(v *yaml.Node) { req.Paused = p.boolean(v, "paused") },
 		"concurrency_limit": func(v *yaml.Node) { req.ConcurrencyLimit = p.int32In(v, "concurrency_limit", 0, 1_000_000) },
+		"base_job_template": func(v *yaml.Node) { req.BaseJobTemplate = p.jsonObject(v, "base_job_template") },
 	})
 	if p.deref(n).Kind != yaml.MappingNode {
 		return req
@@ -292,6 +293,7 @@ func (p *fileParser) deployment(n *yaml.Node) *ferryv1.ApplyDeploymentRequest {
 		"secrets":            func(v *yaml.Node) { spec.Secrets = p.secrets(v) },
 		"container":          func(v *yaml.Node) { spec.Container = p.container(v, what) },
 		"schedules":          func(v *yaml.Node) { schedules = p.schedulesOf(v, what) },
+		"job_variables":      func(v *yaml.Node) { spec.JobVariables = p.jsonObject(v, "job_variables") },
 	})
 	for _, s := range schedules {
 		s.Deployment = req.Name

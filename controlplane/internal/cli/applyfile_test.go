@@ -159,7 +159,7 @@ func TestParseApplyFileErrors(t *testing.T) {
 		{
 			name: "unknown field names file, line and field",
 			src:  string(readTestdata(t, "unknown-field.yaml")),
-			want: []string{`f.yaml:4: unknown field "colour" in work pool "local"`, "known fields: concurrency_limit, description, name, paused, type"},
+			want: []string{`f.yaml:4: unknown field "colour" in work pool "local"`, "known fields: base_job_template, concurrency_limit, description, name, paused, type"},
 		},
 		{
 			name: "unknown top-level field",

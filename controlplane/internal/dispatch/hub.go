@@ -520,19 +520,23 @@ func (p *poolLoop) offer(ctx context.Context, s *Session, pool db.WorkPool) (mor
 		if err != nil {
 			return false, false, err
 		}
+		// The admission policy judges the spec as the job variables change it.
+		spec, vars, err := withJobVariables(tmpl, version.spec, r)
+		if err != nil {
+			// Variables are checked when a deployment is applied and a run
+			// is created, so this is not expected; the offer expires and the
+			// run is offered again.
+			h.log.ErrorContext(ctx, "work order not sent", slog.String("agent_id", s.AgentID.String()),
+				slog.String("run_id", r.ID.String()), slog.Any("error", err))
+			continue
+		}
+		version.spec = spec
 		if h.cfg.Admit != nil && !h.admit(ctx, r, version, poolType) {
 			continue
 		}
 		order := WorkOrder(r, version.spec, poolType, expire)
 		order.Job.Deployment = version.name
-		if err := applyJobVariables(order.Job, tmpl, version.spec, r); err != nil {
-			// Variables are validated when a deployment is applied and a
-			// run is created; only a template changed since then gets here.
-			// The offer expires and the run is offered again.
-			h.log.ErrorContext(ctx, "work order not sent", slog.String("agent_id", s.AgentID.String()),
-				slog.String("run_id", r.ID.String()), slog.Any("error", err))
-			continue
-		}
+		order.Job.JobVariables = vars
 		if h.cfg.Signer != nil {
 			if err := SignWorkOrder(h.cfg.Signer, order, s.AgentID, now); err != nil {
 				// The agent would refuse the order; the offer expires and the
@@ -617,17 +621,22 @@ func WorkOrder(r db.Run, spec *ferryv1.DeploymentSpec, poolType string, expire t
 	}
 }
 
-// applyJobVariables lays the run's job variables over its deployment's and
-// the pool template's defaults, and applies the result to job.
-func applyJobVariables(job *ferryv1.JobSpec, tmpl jobtemplate.Template, spec *ferryv1.DeploymentSpec, r db.Run) error {
+// withJobVariables lays the run's job variables over its deployment's and
+// the pool template's defaults, and returns the spec they make (see
+// [jobtemplate.Effective]) with the merged variables, "" when there are none.
+func withJobVariables(tmpl jobtemplate.Template, spec *ferryv1.DeploymentSpec, r db.Run) (*ferryv1.DeploymentSpec, string, error) {
 	merged, err := jobtemplate.Merge(tmpl.Defaults, spec.GetJobVariables(), string(r.JobVariables))
 	if err != nil {
-		return fmt.Errorf("merge job variables of run %s: %w", r.ID, err)
+		return nil, "", fmt.Errorf("merge job variables of run %s: %w", r.ID, err)
 	}
-	if err := jobtemplate.Apply(job, merged); err != nil {
-		return fmt.Errorf("apply job variables of run %s: %w", r.ID, err)
+	if merged == "{}" {
+		return spec, "", nil
 	}
-	return nil
+	eff, err := jobtemplate.Effective(spec, merged)
+	if err != nil {
+		return nil, "", fmt.Errorf("apply job variables of run %s: %w", r.ID, err)
+	}
+	return eff, merged, nil
 }
 
 type specKey struct {

@@ -37,7 +37,7 @@ type bundle struct {
 // setup returns a fresh database holding one workspace, one process pool
 // and a deployment "etl" whose parameters need a string "day" (default
 // "today"), with a Service over it and the clock at start.
-func setup(t *testing.T, start time.Time) *bundle {
+func setup(t testing.TB, start time.Time) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	st := store.New(dbtest.Pool(t))
@@ -91,7 +91,7 @@ func setup(t *testing.T, start time.Time) *bundle {
 
 // scheduler returns a Scheduler over the bundle's database and clock that
 // gives up leadership when the test ends.
-func (b *bundle) scheduler(t *testing.T) *Scheduler {
+func (b *bundle) scheduler(t testing.TB) *Scheduler {
 	t.Helper()
 	s := &Scheduler{Store: b.store, Clock: b.clock, Log: b.log}
 	t.Cleanup(func() { s.Release(context.Background()) })
@@ -100,7 +100,7 @@ func (b *bundle) scheduler(t *testing.T) *Scheduler {
 
 // apply applies a schedule of the bundle's deployment and fails the test on
 // error.
-func (b *bundle) apply(t *testing.T, name string, def Definition) ApplyResult {
+func (b *bundle) apply(t testing.TB, name string, def Definition) ApplyResult {
 	t.Helper()
 	res, err := b.svc.Apply(context.Background(), b.ws, testActor, b.depName, name, def)
 	if err != nil {
@@ -163,7 +163,7 @@ func (b *bundle) nominals(t *testing.T, id uuid.UUID, state string) []time.Time 
 }
 
 // exec runs one statement against the bundle's database.
-func (b *bundle) exec(t *testing.T, sql string, args ...any) {
+func (b *bundle) exec(t testing.TB, sql string, args ...any) {
 	t.Helper()
 	if _, err := b.store.Pool.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("exec %q: %v", sql, err)

@@ -1131,7 +1131,7 @@ const file_ferry_v1_work_pool_proto_rawDesc = "" +
 	"\x06paused\x18\x04 \x01(\bR\x06paused\x127\n" +
 	"\x11concurrency_limit\x18\x05 \x01(\x05B\n" +
 	"\xaa\xbb\x18\x06(\x000\xc0\x84=R\x10concurrencyLimit\x124\n" +
-	"\x11base_job_template\x18\x06 \x01(\tB\b\xaa\xbb\x18\x04\x10\x80\x80\bR\x0fbaseJobTemplate\"b\n" +
+	"\x11base_job_template\x18\x06 \x01(\tB\b\xaa\xbb\x18\x04\x10\x80\x80\x04R\x0fbaseJobTemplate\"b\n" +
 	"\x15ApplyWorkPoolResponse\x12/\n" +
 	"\twork_pool\x18\x01 \x01(\v2\x12.ferry.v1.WorkPoolR\bworkPool\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\"2\n" +
