@@ -375,20 +375,8 @@ func (p *fileParser) boolean(n *yaml.Node, field string) bool {
 }
 
 func (p *fileParser) int32In(n *yaml.Node, field string, lo, hi int64) int32 {
-	n, ok := p.scalar(n, field, "a whole number")
-	if !ok || isNull(n) {
-		return 0
-	}
-	var v int64
-	if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
-		p.errorf(n, "%s must be a whole number, not %q", field, n.Value)
-		return 0
-	}
-	if v < lo || v > hi {
-		p.errorf(n, "%s must be between %d and %d, not %d", field, lo, hi, v)
-		return 0
-	}
-	return int32(v)
+	// The callers' bounds lie within int32.
+	return int32(p.int64In(n, field, lo, hi))
 }
 
 // duration decodes a Go duration ("90s", "5m"); zero and null mean unset.
@@ -426,64 +414,53 @@ var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // env decodes the environment mapping; scalar values of any kind are taken
 // as their literal text (PORT: 8080 is "8080").
 func (p *fileParser) env(n *yaml.Node) map[string]string {
-	n = p.deref(n)
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "env must be a mapping of NAME: value")
-		return nil
-	}
-	out := map[string]string{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := p.deref(n.Content[i])
-		if k.Kind != yaml.ScalarNode || !envNameRE.MatchString(k.Value) {
-			p.errorf(k, "env: %q is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", k.Value)
-			continue
-		}
-		if _, dup := out[k.Value]; dup {
-			p.errorf(k, "env: %s is set twice", k.Value)
-			continue
-		}
-		out[k.Value] = p.text(n.Content[i+1], "env "+k.Value, 8192)
-	}
-	if len(out) > 256 {
-		p.errorf(n, "env has %d variables; the limit is 256", len(out))
-	}
-	return out
+	return p.varMap(n, "env", "NAME: value", 256, func(name string, v *yaml.Node) (string, bool) {
+		return p.text(v, "env "+name, 8192), true
+	})
 }
 
 // secrets decodes a mapping of environment variable names to secret
 // references, checking each reference's syntax as the server does.
 func (p *fileParser) secrets(n *yaml.Node) map[string]string {
+	return p.varMap(n, "secrets", "NAME: reference (env://, file://, aws-sm://, aws-ssm://)", 64,
+		func(name string, v *yaml.Node) (string, bool) {
+			ref := p.text(v, "secrets "+name, secretref.MaxLen)
+			if _, err := secretref.Parse(ref); err != nil {
+				p.errorf(v, "secrets %s: %v", name, err)
+				return "", false
+			}
+			return ref, true
+		})
+}
+
+// varMap decodes a mapping keyed by environment variable names, at most
+// limit of them; value decodes and checks each value.
+func (p *fileParser) varMap(n *yaml.Node, field, shape string, limit int, value func(name string, v *yaml.Node) (string, bool)) map[string]string {
 	n = p.deref(n)
 	if isNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "secrets must be a mapping of NAME: reference (env://, file://, aws-sm://, aws-ssm://)")
+		p.errorf(n, "%s must be a mapping of %s", field, shape)
 		return nil
 	}
 	out := map[string]string{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := p.deref(n.Content[i])
 		if k.Kind != yaml.ScalarNode || !envNameRE.MatchString(k.Value) {
-			p.errorf(k, "secrets: %q is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", k.Value)
+			p.errorf(k, "%s: %q is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", field, k.Value)
 			continue
 		}
 		if _, dup := out[k.Value]; dup {
-			p.errorf(k, "secrets: %s is set twice", k.Value)
+			p.errorf(k, "%s: %s is set twice", field, k.Value)
 			continue
 		}
-		ref := p.text(n.Content[i+1], "secrets "+k.Value, secretref.MaxLen)
-		if _, err := secretref.Parse(ref); err != nil {
-			p.errorf(n.Content[i+1], "secrets %s: %v", k.Value, err)
-			continue
+		if v, ok := value(k.Value, n.Content[i+1]); ok {
+			out[k.Value] = v
 		}
-		out[k.Value] = ref
 	}
-	if len(out) > 64 {
-		p.errorf(n, "secrets has %d entries; the limit is 64", len(out))
+	if len(out) > limit {
+		p.errorf(n, "%s has %d entries; the limit is %d", field, len(out), limit)
 	}
 	return out
 }
