@@ -12,13 +12,6 @@ SELECT * FROM run_state_changes WHERE run_id = @run_id ORDER BY id;
 -- RunStateChangeListAll returns every history entry; used by the invariant checker.
 SELECT * FROM run_state_changes ORDER BY run_id, id;
 
--- name: RunStateChangeFind :one
--- RunStateChangeFind finds the entry a repeated report would have written.
-SELECT * FROM run_state_changes
-WHERE run_id = @run_id AND attempt = @attempt AND lease_token = @lease_token AND to_state = @to_state
-ORDER BY id
-LIMIT 1;
-
 -- name: RunStateChangeLastEnded :one
 -- RunStateChangeLastEnded finds how the newest leased attempt of a run ended,
 -- so a repeated report about it is recognised.

@@ -55,9 +55,6 @@ WHERE r.workspace_id = @workspace_id
 ORDER BY r.create_time DESC, r.id DESC
 LIMIT @page_limit;
 
--- name: RunNextLeaseToken :one
-SELECT nextval('run_lease_tokens')::bigint;
-
 -- name: RunExpiredLeases :many
 -- RunExpiredLeases lists runs whose offer or lease ended before now.
 SELECT id, state, lease_token FROM runs
@@ -80,12 +77,6 @@ RETURNING runs.id, runs.state, runs.attempt, runs.lease_token;
 -- name: RunListLeasedByAgent :many
 SELECT id, state, attempt, lease_token, state_message FROM runs
 WHERE agent_id = @agent_id::uuid AND state IN ('PENDING', 'RUNNING', 'CANCELLING');
-
--- name: RunCountOffered :one
-SELECT count(*)::integer FROM runs
-WHERE agent_id = @agent_id::uuid
-  AND (state IN ('PENDING', 'RUNNING', 'CANCELLING')
-       OR (state = 'SCHEDULED' AND lease_expire_time > @now::timestamptz));
 
 -- name: Notify :exec
 SELECT pg_notify(@channel::text, @payload::text);

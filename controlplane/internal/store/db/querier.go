@@ -172,7 +172,6 @@ type Querier interface {
 	// PolicyVersionList lists a policy's versions, newest first, without their
 	// sources.
 	PolicyVersionList(ctx context.Context, arg PolicyVersionListParams) ([]PolicyVersionListRow, error)
-	RunCountOffered(ctx context.Context, arg RunCountOfferedParams) (int32, error)
 	// RunDetachSchedule unlinks cancelled runs from their schedule, so that
 	// their fire times may get a run again once the schedule is resumed.
 	RunDetachSchedule(ctx context.Context, ids []uuid.UUID) error
@@ -198,15 +197,12 @@ type Querier interface {
 	RunListScheduledAfter(ctx context.Context, arg RunListScheduledAfterParams) ([]uuid.UUID, error)
 	// RunLockMany locks runs in id order, so two transactions never deadlock.
 	RunLockMany(ctx context.Context, ids []uuid.UUID) ([]Run, error)
-	RunNextLeaseToken(ctx context.Context) (int64, error)
 	// RunReleaseOffers withdraws the offers made to an agent whose stream ended,
 	// so its runs can be offered to another agent at once.
 	RunReleaseOffers(ctx context.Context, arg RunReleaseOffersParams) ([]RunReleaseOffersRow, error)
 	// RunRenewLeases extends the leases an agent still holds and returns the
 	// runs it renewed; a run whose token or agent changed is not renewed.
 	RunRenewLeases(ctx context.Context, arg RunRenewLeasesParams) ([]RunRenewLeasesRow, error)
-	// RunStateChangeFind finds the entry a repeated report would have written.
-	RunStateChangeFind(ctx context.Context, arg RunStateChangeFindParams) (RunStateChange, error)
 	// RunStateChangeInsertCreated records the creation of many runs at once.
 	RunStateChangeInsertCreated(ctx context.Context, arg RunStateChangeInsertCreatedParams) error
 	// RunStateChangeInsertMany records many transitions in one statement, in

@@ -12,45 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const runStateChangeFind = `-- name: RunStateChangeFind :one
-SELECT id, run_id, workspace_id, attempt, from_state, to_state, to_name, message, actor, lease_token, time FROM run_state_changes
-WHERE run_id = $1 AND attempt = $2 AND lease_token = $3 AND to_state = $4
-ORDER BY id
-LIMIT 1
-`
-
-type RunStateChangeFindParams struct {
-	RunID      uuid.UUID
-	Attempt    int32
-	LeaseToken int64
-	ToState    string
-}
-
-// RunStateChangeFind finds the entry a repeated report would have written.
-func (q *Queries) RunStateChangeFind(ctx context.Context, arg RunStateChangeFindParams) (RunStateChange, error) {
-	row := q.db.QueryRow(ctx, runStateChangeFind,
-		arg.RunID,
-		arg.Attempt,
-		arg.LeaseToken,
-		arg.ToState,
-	)
-	var i RunStateChange
-	err := row.Scan(
-		&i.ID,
-		&i.RunID,
-		&i.WorkspaceID,
-		&i.Attempt,
-		&i.FromState,
-		&i.ToState,
-		&i.ToName,
-		&i.Message,
-		&i.Actor,
-		&i.LeaseToken,
-		&i.Time,
-	)
-	return i, err
-}
-
 const runStateChangeInsertCreated = `-- name: RunStateChangeInsertCreated :exec
 INSERT INTO run_state_changes (run_id, workspace_id, attempt, from_state, to_state, to_name,
                                message, actor, lease_token, time)

@@ -26,25 +26,6 @@ func (q *Queries) Notify(ctx context.Context, arg NotifyParams) error {
 	return err
 }
 
-const runCountOffered = `-- name: RunCountOffered :one
-SELECT count(*)::integer FROM runs
-WHERE agent_id = $1::uuid
-  AND (state IN ('PENDING', 'RUNNING', 'CANCELLING')
-       OR (state = 'SCHEDULED' AND lease_expire_time > $2::timestamptz))
-`
-
-type RunCountOfferedParams struct {
-	AgentID uuid.UUID
-	Now     time.Time
-}
-
-func (q *Queries) RunCountOffered(ctx context.Context, arg RunCountOfferedParams) (int32, error) {
-	row := q.db.QueryRow(ctx, runCountOffered, arg.AgentID, arg.Now)
-	var column_1 int32
-	err := row.Scan(&column_1)
-	return column_1, err
-}
-
 const runExpiredLeases = `-- name: RunExpiredLeases :many
 SELECT id, state, lease_token FROM runs
 WHERE lease_expire_time IS NOT NULL AND lease_expire_time < $1::timestamptz
@@ -565,17 +546,6 @@ func (q *Queries) RunLockMany(ctx context.Context, ids []uuid.UUID) ([]Run, erro
 		return nil, err
 	}
 	return items, nil
-}
-
-const runNextLeaseToken = `-- name: RunNextLeaseToken :one
-SELECT nextval('run_lease_tokens')::bigint
-`
-
-func (q *Queries) RunNextLeaseToken(ctx context.Context) (int64, error) {
-	row := q.db.QueryRow(ctx, runNextLeaseToken)
-	var column_1 int64
-	err := row.Scan(&column_1)
-	return column_1, err
 }
 
 const runReleaseOffers = `-- name: RunReleaseOffers :many
