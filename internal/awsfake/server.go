@@ -6,7 +6,8 @@
 //
 // A [Server] routes each request by its X-Amz-Target header to a registered
 // [Service]; [NewSecretsManager] and [NewSSM] register the fakes of AWS
-// Secrets Manager and Systems Manager Parameter Store. Another service is
+// Secrets Manager and Systems Manager Parameter Store, [NewECS] and
+// [NewLogs] those of Amazon ECS tasks and CloudWatch Logs. Another service is
 // added by registering a Service with its own operations. Faults (errors
 // such as throttling, and delays) are injected per target with
 // [Server.Inject].

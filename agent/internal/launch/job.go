@@ -61,6 +61,12 @@ type Job struct {
 	// Container holds the container settings of docker and ecs work pools.
 	// The process launcher ignores it.
 	Container Container
+	// SecretRefs maps an environment variable to the secret reference it was
+	// resolved from, such as "aws-sm://prod/db#password"; nil means none. A
+	// launcher whose infrastructure fetches secrets itself (launch/ecs)
+	// passes these references on and never the resolved values in Env;
+	// others ignore it.
+	SecretRefs map[string]string
 }
 
 // Validate reports the first problem that makes j impossible to start, as an
