@@ -294,6 +294,16 @@ func (p *fileParser) deployment(n *yaml.Node) *ferryv1.ApplyDeploymentRequest {
 		"container":          func(v *yaml.Node) { spec.Container = p.container(v, what) },
 		"schedules":          func(v *yaml.Node) { schedules = p.schedulesOf(v, what) },
 		"job_variables":      func(v *yaml.Node) { spec.JobVariables = p.jsonObject(v, "job_variables") },
+		"concurrency_limit":  func(v *yaml.Node) { spec.ConcurrencyLimit = p.int32In(v, "concurrency_limit", 0, 1_000_000) },
+		"collision_strategy": func(v *yaml.Node) { spec.CollisionStrategy = p.collisionStrategy(v) },
+		"limits": func(v *yaml.Node) {
+			spec.Limits = p.strings(v, "limits", 16, 63)
+			for _, name := range spec.Limits {
+				if !nameRE.MatchString(name) {
+					p.errorf(v, "limits: %q is not a limit name (lower-case letters, digits and '-')", name)
+				}
+			}
+		},
 	})
 	for _, s := range schedules {
 		s.Deployment = req.Name
@@ -499,6 +509,22 @@ func (p *fileParser) container(n *yaml.Node, what string) *ferryv1.ContainerSpec
 		},
 	})
 	return c
+}
+
+func (p *fileParser) collisionStrategy(n *yaml.Node) ferryv1.CollisionStrategy {
+	switch v := p.text(n, "collision_strategy", 32); strings.ToLower(v) {
+	case "":
+		return ferryv1.CollisionStrategy_COLLISION_STRATEGY_UNSPECIFIED
+	case "enqueue":
+		return ferryv1.CollisionStrategy_COLLISION_STRATEGY_ENQUEUE
+	case "cancel_new", "cancel-new":
+		return ferryv1.CollisionStrategy_COLLISION_STRATEGY_CANCEL_NEW
+	case "cancel_oldest", "cancel-oldest":
+		return ferryv1.CollisionStrategy_COLLISION_STRATEGY_CANCEL_OLDEST
+	default:
+		p.errorf(n, "collision_strategy must be enqueue, cancel_new or cancel_oldest, not %q", v)
+	}
+	return ferryv1.CollisionStrategy_COLLISION_STRATEGY_UNSPECIFIED
 }
 
 func (p *fileParser) pullPolicy(n *yaml.Node) ferryv1.PullPolicy {

@@ -76,3 +76,35 @@ deployments:
 		})
 	}
 }
+
+func TestApplyFileConcurrency(t *testing.T) {
+	doc := `
+deployments:
+  - name: d
+    pool: p
+    command: [x]
+    concurrency_limit: 2
+    collision_strategy: cancel_oldest
+    limits: [warehouse, api-quota]
+`
+	f, err := parseApplyFile("limits.yaml", []byte(doc))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	spec := f.Deployments[0].GetSpec()
+	if spec.GetConcurrencyLimit() != 2 ||
+		spec.GetCollisionStrategy() != ferryv1.CollisionStrategy_COLLISION_STRATEGY_CANCEL_OLDEST ||
+		!cmp.Equal(spec.GetLimits(), []string{"warehouse", "api-quota"}) {
+		t.Errorf("got limit %d, strategy %v, limits %q", spec.GetConcurrencyLimit(), spec.GetCollisionStrategy(), spec.GetLimits())
+	}
+	for _, tt := range []struct{ body, want string }{
+		{"collision_strategy: sometimes", "collision_strategy must be"},
+		{"concurrency_limit: -1", "concurrency_limit must be between"},
+		{"limits: [Bad_Name]", "not a limit name"},
+	} {
+		doc := "deployments:\n  - name: d\n    pool: p\n    command: [x]\n    " + tt.body + "\n"
+		if _, err := parseApplyFile("bad.yaml", []byte(doc)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error = %v, want one containing %q", tt.body, err, tt.want)
+		}
+	}
+}
