@@ -86,15 +86,19 @@ type Service struct {
 	cfg     Config
 	limiter *limiter
 	// dummyHash is verified against when the email is unknown, so that
-	// the answer takes as long as for a wrong password.
+	// the answer takes as long as for a wrong password. It is made at the
+	// first such login: hashing it costs the memory of a login (64 MiB by
+	// default), which a server that nobody logs in to should not carry.
+	// Known limitation: that first unknown-email login after a start takes
+	// one hash longer than later ones.
+	dummyOnce sync.Once
 	dummyHash string
 
 	pruneMu   sync.Mutex
 	lastPrune time.Time
 }
 
-// New returns a Service configured by cfg. It hashes one dummy password,
-// which takes as long as a login.
+// New returns a Service configured by cfg.
 func New(cfg Config) *Service {
 	cfg.Password = cfg.Password.filled()
 	if cfg.SessionLifetime <= 0 {
@@ -112,11 +116,18 @@ func New(cfg Config) *Service {
 	if cfg.AccountRate.Burst <= 0 {
 		cfg.AccountRate = defaultAccountRate
 	}
-	// The dummy's salt need not be secret or random: only its cost matters.
-	salt := []byte("ferry-dummy-salt")
-	dummy := encodePHC(cfg.Password, salt, argon2.IDKey([]byte("ferry dummy password"), salt,
-		cfg.Password.Iterations, cfg.Password.MemoryKiB, cfg.Password.Threads, hashLen))
-	return &Service{cfg: cfg, limiter: newLimiter(), dummyHash: dummy}
+	return &Service{cfg: cfg, limiter: newLimiter()}
+}
+
+// dummy returns the hash verified against for unknown emails.
+func (s *Service) dummy() string {
+	s.dummyOnce.Do(func() {
+		// The dummy's salt need not be secret or random: only its cost matters.
+		salt := []byte("ferry-dummy-salt")
+		s.dummyHash = encodePHC(s.cfg.Password, salt, argon2.IDKey([]byte("ferry dummy password"), salt,
+			s.cfg.Password.Iterations, s.cfg.Password.MemoryKiB, s.cfg.Password.Threads, hashLen))
+	})
+	return s.dummyHash
 }
 
 // PasswordParams returns the parameters new password hashes are made with.
@@ -184,7 +195,8 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	if err != nil && !store.IsNotFound(err) {
 		return LoginResult{}, fmt.Errorf("look up user: %w", err)
 	}
-	hash := s.dummyHash
+	dummy := s.dummy()
+	hash := dummy
 	if err == nil && user.PasswordHash != nil {
 		hash = *user.PasswordHash
 	}
@@ -193,7 +205,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		s.cfg.Log.ErrorContext(ctx, "stored password hash unreadable", slog.String("user_id", user.ID.String()),
 			slog.Any("error", verr))
 	}
-	if err != nil || hash == s.dummyHash || !ok {
+	if err != nil || hash == dummy || !ok {
 		if ferr := s.recordFailure(ctx, account, now); ferr != nil {
 			return LoginResult{}, ferr
 		}
