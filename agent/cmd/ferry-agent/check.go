@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/docker/docker/client"
 	"github.com/google/uuid"
 
@@ -73,6 +75,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	ck.controlPlane(ctx, c)
 	ck.trustedKeys(c)
 	ck.dockerEngine(ctx, c)
+	ck.ecsCluster(ctx, c)
 	ck.agentPolicy(ctx, c)
 	if ck.failed {
 		return 1
@@ -195,6 +198,33 @@ func (ck *checker) dockerEngine(ctx context.Context, c config) {
 		return
 	}
 	ck.line(checkOK, "docker", fmt.Sprintf("engine at %s: Docker %s, API %s", host, v.Version, v.APIVersion))
+}
+
+// ecsCluster checks, when the config file has an ecs section, that the
+// agent's AWS credentials may read the cluster's tasks.
+func (ck *checker) ecsCluster(ctx context.Context, c config) {
+	if !c.ecs.configured {
+		ck.line(checkSkip, "ecs", "no ecs section in the config file; only ecs pools need one")
+		return
+	}
+	awsCfg, err := loadAWSConfig(ctx, c.ecs)
+	if err != nil {
+		ck.line(checkFail, "ecs", err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, checkCallTimeout)
+	defer cancel()
+	cluster := c.ecs.task.Cluster
+	_, err = awsecs.NewFromConfig(awsCfg).ListTasks(ctx, &awsecs.ListTasksInput{
+		Cluster:    aws.String(cluster),
+		MaxResults: aws.Int32(1),
+	})
+	if err != nil {
+		ck.line(checkFail, "ecs", fmt.Sprintf("cannot list the tasks of cluster %s in %s: %v; check the "+
+			"cluster's name, the region and that the agent's role may call ecs:ListTasks", cluster, awsCfg.Region, err))
+		return
+	}
+	ck.line(checkOK, "ecs", fmt.Sprintf("config valid; cluster %s in %s answers", cluster, awsCfg.Region))
 }
 
 // agentPolicy checks that the policy compiles and judges a sample order.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ferryhq/ferry/agent/internal/conn"
 	"github.com/ferryhq/ferry/agent/internal/launch/docker"
+	"github.com/ferryhq/ferry/agent/internal/launch/ecs"
 	"github.com/ferryhq/ferry/agent/internal/mask"
 	"github.com/ferryhq/ferry/agent/internal/policy"
 )
@@ -56,6 +58,7 @@ type config struct {
 	docker  dockerSettings
 	policy  policySettings
 	secrets secretsSettings
+	ecs     ecsSettings
 }
 
 // dockerSettings configure the launcher of docker pools.
@@ -91,6 +94,66 @@ type policySettings struct {
 type secretsSettings struct {
 	awsEndpoint   string
 	minMaskLength int
+}
+
+// ecsSettings configure the launcher of ecs pools.
+type ecsSettings struct {
+	// configured reports whether the config file has an ecs section; only
+	// then are ecs pools served.
+	configured bool
+	task       ecs.TaskConfig
+	accountID  string
+	// region is empty for the default chain's ($AWS_REGION, shared config).
+	region string
+	// endpoint, when set, replaces AWS's endpoints; for tests only.
+	endpoint string
+	// file locates the section's keys for messages.
+	file *configFile
+}
+
+// accountIDPattern is an AWS account id.
+var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// fieldKeys maps the fields [ecs.TaskConfig.Validate] names to the keys of
+// the ecs section where they differ.
+var fieldKeys = map[string]string{"capacity_provider_strategy": "capacity_providers"}
+
+// validate checks the ecs section; its errors name the key as ecs.<key>,
+// with its place in the file.
+func (s ecsSettings) validate() error {
+	if !s.configured {
+		return nil
+	}
+	if s.accountID != "" && !accountIDPattern.MatchString(s.accountID) {
+		return s.keyErr("account_id", fmt.Sprintf("%q is not a 12-digit AWS account id", s.accountID))
+	}
+	if s.endpoint != "" {
+		u, err := url.Parse(s.endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return s.keyErr("endpoint", fmt.Sprintf("%q is not an http or https URL", s.endpoint))
+		}
+	}
+	err := s.task.Validate()
+	var fe *ecs.FieldError
+	if errors.As(err, &fe) {
+		key := fe.Field
+		if k, ok := fieldKeys[key]; ok {
+			key = k
+		}
+		return s.keyErr(key, fe.Reason)
+	}
+	if err != nil {
+		return fmt.Errorf("ecs: %w", err)
+	}
+	return nil
+}
+
+func (s ecsSettings) keyErr(key, reason string) error {
+	msg := "ecs." + key + ": " + reason
+	if pos := s.file.keyPos("ecs." + key); pos != "" {
+		msg = pos + ": " + msg
+	}
+	return errors.New(msg)
 }
 
 // setting is one option that a flag, an environment variable and a key of
@@ -153,7 +216,7 @@ func loadConfig(args []string, getenv func(string) string, output io.Writer) (co
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage:\n"+
 			"  ferry-agent [flags]         run the agent\n"+
-			"  ferry-agent check [flags]   check the configuration, the control plane, Docker and the policy\n\n"+
+			"  ferry-agent check [flags]   check the configuration, the control plane, Docker, ECS and the policy\n\n"+
 			"A flag wins over its variable, which wins over the config file (--config).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -285,6 +348,38 @@ func (c *config) applyFile(f *configFile) error {
 		}
 		c.policy.ReplaceDir = f.resolveIfSet(p.ReplaceDir)
 	}
+	if e := f.ECS; e != nil {
+		c.ecs = ecsSettings{
+			configured: true,
+			accountID:  e.AccountID,
+			region:     e.Region,
+			endpoint:   e.Endpoint,
+			file:       f,
+			task: ecs.TaskConfig{
+				Cluster:          e.Cluster,
+				LaunchType:       e.LaunchType,
+				Subnets:          e.Subnets,
+				SecurityGroups:   e.SecurityGroups,
+				AssignPublicIP:   e.AssignPublicIP,
+				NetworkMode:      e.NetworkMode,
+				TaskRoleARN:      e.TaskRoleARN,
+				ExecutionRoleARN: e.ExecutionRoleARN,
+				CPU:              e.CPU,
+				Memory:           e.Memory,
+				LogGroup:         e.LogGroup,
+				StreamPrefix:     e.StreamPrefix,
+				PlatformVersion:  e.PlatformVersion,
+				TaskDefinition:   e.TaskDefinition,
+				ContainerName:    e.ContainerName,
+				FamilyPrefix:     e.FamilyPrefix,
+				Tags:             e.Tags,
+			},
+		}
+		for _, cp := range e.CapacityProviders {
+			c.ecs.task.CapacityProviders = append(c.ecs.task.CapacityProviders,
+				ecs.CapacityProvider{Name: cp.Name, Weight: cp.Weight, Base: cp.Base})
+		}
+	}
 	if s := f.Secrets; s != nil {
 		c.secrets.awsEndpoint = s.AWSEndpoint
 		if s.MinMaskLength != nil {
@@ -347,6 +442,9 @@ func (c *config) complete() error {
 			c.secrets.minMaskLength, mask.DefaultMinLen)
 	}
 	if err := c.readRegistryAuth(); err != nil {
+		return err
+	}
+	if err := c.ecs.validate(); err != nil {
 		return err
 	}
 

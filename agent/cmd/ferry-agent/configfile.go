@@ -32,6 +32,7 @@ type fileSchema struct {
 	Docker              *dockerFile  `yaml:"docker"`
 	Policy              *policyFile  `yaml:"policy"`
 	Secrets             *secretsFile `yaml:"secrets"`
+	ECS                 *ecsFile     `yaml:"ecs"`
 }
 
 type dockerFile struct {
@@ -56,6 +57,39 @@ type policyFile struct {
 type secretsFile struct {
 	AWSEndpoint   string `yaml:"aws_endpoint"`
 	MinMaskLength *int   `yaml:"min_mask_length"`
+}
+
+// ecsFile is the ecs section: the AWS location of ecs pools and the
+// template of their tasks, as [ecs.TaskConfig].
+type ecsFile struct {
+	AccountID string `yaml:"account_id"`
+	Region    string `yaml:"region"`
+	// Endpoint replaces AWS's endpoints; for tests against a fake only.
+	Endpoint          string                 `yaml:"endpoint"`
+	Cluster           string                 `yaml:"cluster"`
+	LaunchType        string                 `yaml:"launch_type"`
+	CapacityProviders []capacityProviderFile `yaml:"capacity_providers"`
+	Subnets           []string               `yaml:"subnets"`
+	SecurityGroups    []string               `yaml:"security_groups"`
+	AssignPublicIP    bool                   `yaml:"assign_public_ip"`
+	NetworkMode       string                 `yaml:"network_mode"`
+	TaskRoleARN       string                 `yaml:"task_role_arn"`
+	ExecutionRoleARN  string                 `yaml:"execution_role_arn"`
+	CPU               int32                  `yaml:"cpu"`
+	Memory            int32                  `yaml:"memory"`
+	LogGroup          string                 `yaml:"log_group"`
+	StreamPrefix      string                 `yaml:"stream_prefix"`
+	PlatformVersion   string                 `yaml:"platform_version"`
+	TaskDefinition    string                 `yaml:"task_definition"`
+	ContainerName     string                 `yaml:"container_name"`
+	FamilyPrefix      string                 `yaml:"family_prefix"`
+	Tags              map[string]string      `yaml:"tags"`
+}
+
+type capacityProviderFile struct {
+	Name   string `yaml:"name"`
+	Weight int32  `yaml:"weight"`
+	Base   int32  `yaml:"base"`
 }
 
 // refusedKeys explains keys that look right but are refused on purpose.
@@ -160,8 +194,46 @@ func (f *configFile) checkKeys(n *yaml.Node, t reflect.Type, section string) err
 			errs = append(errs, f.checkKeys(v, t.Elem(), fmt.Sprintf("%s[%q]", section, k.Value)))
 		}
 		return errors.Join(errs...)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return nil // decoding reports the wrong shape with its line
+		}
+		var errs []error
+		for i, item := range n.Content {
+			errs = append(errs, f.checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", section, i)))
+		}
+		return errors.Join(errs...)
 	}
 	return nil
+}
+
+// keyPos returns the position of the value of key, a dotted path, or of
+// the nearest section above it that the file has; empty when the file has
+// none of them.
+func (f *configFile) keyPos(key string) string {
+	if f == nil || f.root == nil {
+		return ""
+	}
+	pos := ""
+	n := f.root
+	for part := range strings.SplitSeq(key, ".") {
+		n = resolveAlias(n)
+		if n.Kind != yaml.MappingNode {
+			break
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+		pos = f.pos(n)
+	}
+	return pos
 }
 
 func (f *configFile) unknownKey(k *yaml.Node, section string, fields map[string]reflect.StructField) error {

@@ -7,7 +7,7 @@
 // Configuration comes from flags, FERRY_* environment variables and a YAML
 // config file (--config), in that order of precedence; run ferry-agent -h
 // for the list. `ferry-agent check` tests the configuration, the control
-// plane, the token, the trusted keys, Docker and the policy, and says what
+// plane, the token, the trusted keys, Docker, ECS and the policy, and says what
 // to fix. Logs are JSON lines on standard error, with the secrets of the
 // runs the agent holds masked.
 //
@@ -115,6 +115,14 @@ func serve(ctx context.Context, cfg config, masks *mask.Registry, logger *slog.L
 		logger.WarnContext(ctx, "docker pools unavailable", "error", err)
 	}
 
+	if cfg.ecs.configured {
+		ecsLauncher, err := newECSLauncher(ctx, cfg, launchLog)
+		if err != nil {
+			return err
+		}
+		launchers["ecs"] = ecsLauncher
+	}
+
 	client, err := conn.New(conn.Config{
 		ServerURL:    cfg.server,
 		Token:        cfg.token,
@@ -168,7 +176,8 @@ func serve(ctx context.Context, cfg config, masks *mask.Registry, logger *slog.L
 		return fmt.Errorf("the control plane refused the agent token (revoked, expired or wrong); "+
 			"issue a new token with 'ferry agent token create' and restart the agent: %w", err)
 	case errors.Is(err, supervisor.ErrUnsupportedPool):
-		return fmt.Errorf("this agent runs process and docker pools only: %w", err)
+		return fmt.Errorf("this agent runs process pools, docker pools when Docker is set up, "+
+			"and ecs pools when its config file has an ecs section: %w", err)
 	}
 	return err
 }

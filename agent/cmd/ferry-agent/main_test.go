@@ -262,9 +262,9 @@ func TestAgentExitsWhenItCannotGoOn(t *testing.T) {
 		},
 		{
 			name:    "unsupported pool type",
-			opts:    agenttest.Options{PoolType: "ecs"},
+			opts:    agenttest.Options{PoolType: "kubernetes"},
 			trigger: func(*agenttest.Server) {},
-			message: "runs process and docker pools only",
+			message: "ecs pools when its config file has an ecs section",
 		},
 	}
 	for _, tt := range tests {

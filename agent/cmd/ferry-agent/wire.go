@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/ferryhq/ferry/agent/internal/launch/docker"
+	"github.com/ferryhq/ferry/agent/internal/launch/ecs"
 	"github.com/ferryhq/ferry/agent/internal/policy"
 	"github.com/ferryhq/ferry/agent/internal/supervisor"
 	"github.com/ferryhq/ferry/agent/internal/verify"
@@ -73,6 +77,45 @@ func newDockerLauncher(c config, logger *slog.Logger) (*docker.Launcher, error) 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("docker launcher: %w", err)
+	}
+	return l, nil
+}
+
+// loadAWSConfig loads the AWS configuration of ecs pools: the default
+// credential chain (normally the agent's role), in the section's region.
+func loadAWSConfig(ctx context.Context, s ecsSettings) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if s.region != "" {
+		opts = append(opts, awsconfig.WithRegion(s.region))
+	}
+	if s.endpoint != "" {
+		opts = append(opts, awsconfig.WithBaseEndpoint(s.endpoint))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("ecs: load the AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, errors.New("ecs.region: no AWS region: set ecs.region in the config file or $AWS_REGION")
+	}
+	return cfg, nil
+}
+
+// newECSLauncher returns the launcher of ecs pools. It does not call AWS.
+func newECSLauncher(ctx context.Context, c config, logger *slog.Logger) (*ecs.Launcher, error) {
+	awsCfg, err := loadAWSConfig(ctx, c.ecs)
+	if err != nil {
+		return nil, err
+	}
+	l, err := ecs.New(ecs.Config{
+		AWS:       awsCfg,
+		AccountID: c.ecs.accountID,
+		Task:      c.ecs.task,
+		AgentName: c.name,
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ecs launcher: %w", err)
 	}
 	return l, nil
 }

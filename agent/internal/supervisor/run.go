@@ -21,7 +21,7 @@ func (s *Supervisor) execute(ctx context.Context, r *run) {
 	s.mu.Lock()
 	expired := !s.clk.Now().Before(r.deadline)
 	abandoned, cancelReason, stopping := r.abandoned, r.cancelReason, s.stopping
-	launcher := s.launcher
+	launcher, poolType := s.launcher, s.poolType
 	launching := !expired && !abandoned && cancelReason == "" && !stopping && r.refusal == ""
 	if launching {
 		r.logs = s.logs.Open(r.lease)
@@ -53,17 +53,23 @@ func (s *Supervisor) execute(ctx context.Context, r *run) {
 		s.finish(ctx, r, rep)
 		return
 	}
-	env, rep := s.resolveSecrets(ctx, r)
-	if rep != nil {
-		s.finish(ctx, r, rep)
-		return
+	job := s.jobOf(r)
+	if poolType == poolTypeECS {
+		// ECS fetches the secrets itself with the task's execution role:
+		// resolved here, their values would travel in the RunTask call.
+		job.SecretRefs = maps.Clone(r.job.GetSecrets())
+	} else {
+		env, rep := s.resolveSecrets(ctx, r)
+		if rep != nil {
+			s.finish(ctx, r, rep)
+			return
+		}
+		job.Env = env
 	}
 	var sink launch.LogSink = r.logs
 	if r.masker != nil {
 		sink = r.masker.Sink(r.logs)
 	}
-	job := s.jobOf(r)
-	job.Env = env
 	h, err := launcher.Start(ctx, job, sink)
 	if err != nil {
 		kind := ferryv1.ReportKind_REPORT_KIND_CRASHED

@@ -50,6 +50,9 @@ const (
 // control plane names a pool type the agent has no launcher for.
 var ErrUnsupportedPool = errors.New("supervisor: unsupported pool type")
 
+// poolTypeECS is the pool type whose secrets the infrastructure resolves.
+const poolTypeECS = "ecs"
+
 var (
 	errLeaseLost    = errors.New("control plane no longer leases the run to this agent")
 	errLeaseExpired = errors.New("lease expired without renewal")
@@ -91,7 +94,10 @@ type Config struct {
 	// denial makes the run FAILED (Rejected). Nil allows every order.
 	Policy Policy
 	// Secrets resolves the secret references of a job at launch. Nil refuses
-	// every job that has secret references.
+	// every job that has secret references. Jobs of ecs pools are never
+	// resolved by the agent: their references go to the launcher in
+	// [launch.Job.SecretRefs], for ECS to fetch with the task's execution
+	// role, so the agent cannot mask their values either.
 	Secrets SecretResolver
 	// Masks receives each run's resolved secrets while the run is held, so
 	// the agent's own logs are masked too; nil keeps none.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,6 +50,8 @@ type setupOptions struct {
 	config supervisor.Config
 	token  string
 	noWait bool // do not wait for the first stream
+	// launchers are added to the process launcher every setup registers.
+	launchers map[string]launch.Launcher
 }
 
 func setup(t *testing.T, o setupOptions) *bundle {
@@ -79,6 +82,7 @@ func setup(t *testing.T, o setupOptions) *bundle {
 	cfg := o.config
 	cfg.Conn = c
 	cfg.Launchers = map[string]launch.Launcher{"process": launcher}
+	maps.Copy(cfg.Launchers, o.launchers)
 	cfg.Logger = logger
 	if cfg.StopGrace == 0 {
 		cfg.StopGrace = time.Second
