@@ -244,7 +244,7 @@ func (s *DeploymentServer) GetDeployment(
 	if err != nil {
 		return nil, errInternal(ctx, s.Log, "get deployment", fmt.Errorf("get deployment version: %w", err))
 	}
-	spec, err := decodeSpec(v.Spec)
+	spec, err := store.DecodeDeploymentSpec(v.Spec)
 	if err != nil {
 		return nil, errInternal(ctx, s.Log, "get deployment", err)
 	}
@@ -297,7 +297,7 @@ func (s *DeploymentServer) ListDeployments(
 	}
 	resp.Deployments = make([]*ferryv1.Deployment, 0, len(rows))
 	for _, row := range rows {
-		spec, err := decodeSpec(row.Spec)
+		spec, err := store.DecodeDeploymentSpec(row.Spec)
 		if err != nil {
 			return nil, errInternal(ctx, s.Log, "list deployments", err)
 		}

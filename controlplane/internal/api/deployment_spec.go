@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ferryhq/ferry/controlplane/internal/params"
+	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
 	"github.com/ferryhq/ferry/internal/secretref"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
@@ -199,16 +200,6 @@ func newSpecVersion(spec *ferryv1.DeploymentSpec) (specVersion, error) {
 	return specVersion{spec: spec, json: text, hash: hex.EncodeToString(sum[:])}, nil
 }
 
-// decodeSpec decodes a stored spec. Fields unknown to this build, written by
-// a newer control plane, are dropped.
-func decodeSpec(b []byte) (*ferryv1.DeploymentSpec, error) {
-	spec := &ferryv1.DeploymentSpec{}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, spec); err != nil {
-		return nil, fmt.Errorf("decode stored deployment spec: %w", err)
-	}
-	return spec, nil
-}
-
 func deploymentToProto(d db.Deployment, spec *ferryv1.DeploymentSpec) *ferryv1.Deployment {
 	return &ferryv1.Deployment{
 		Id:         d.ID.String(),
@@ -221,7 +212,7 @@ func deploymentToProto(d db.Deployment, spec *ferryv1.DeploymentSpec) *ferryv1.D
 }
 
 func deploymentVersionToProto(v db.DeploymentVersion) (*ferryv1.DeploymentVersion, error) {
-	spec, err := decodeSpec(v.Spec)
+	spec, err := store.DecodeDeploymentSpec(v.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("version %d: %w", v.Version, err)
 	}

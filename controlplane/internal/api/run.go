@@ -10,7 +10,6 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ferryhq/ferry/controlplane/internal/auth"
 	"github.com/ferryhq/ferry/controlplane/internal/dispatch"
@@ -151,7 +150,7 @@ func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate
 		in.Tags = append(in.Tags, string(tags))
 		in.ExpectedStartTimes = append(in.ExpectedStartTimes, start)
 		in.RetryDelaysMs = append(in.RetryDelaysMs, retry.GetDelay().AsDuration().Milliseconds())
-		in.RetryOns = append(in.RetryOns, int32(retryOn(retry.GetOn())))
+		in.RetryOns = append(in.RetryOns, int32(run.RetryOnOf(retry.GetOn())))
 		in.TimeoutsMs = append(in.TimeoutsMs, d.spec.GetTimeout().AsDuration().Milliseconds())
 		in.JobVariables = append(in.JobVariables, t.GetJobVariables())
 	}
@@ -221,24 +220,6 @@ func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate
 	return out, flags, nil
 }
 
-func retryOn(conds []ferryv1.RetryCondition) run.RetryOn {
-	if len(conds) == 0 {
-		return run.DefaultRetryOn
-	}
-	var r run.RetryOn
-	for _, c := range conds {
-		switch c {
-		case ferryv1.RetryCondition_RETRY_CONDITION_FAILED:
-			r |= run.RetryOnFailed
-		case ferryv1.RetryCondition_RETRY_CONDITION_CRASHED:
-			r |= run.RetryOnCrashed
-		case ferryv1.RetryCondition_RETRY_CONDITION_TIMED_OUT:
-			r |= run.RetryOnTimedOut
-		}
-	}
-	return r
-}
-
 func (s *RunServer) deployment(ctx context.Context, p auth.Principal, name string) (*deploymentInfo, error) {
 	row, err := s.Store.Q.DeploymentGetByName(ctx, db.DeploymentGetByNameParams{WorkspaceID: p.WorkspaceID, Name: name})
 	if store.IsNotFound(err) {
@@ -251,8 +232,8 @@ func (s *RunServer) deployment(ctx context.Context, p auth.Principal, name strin
 	if err != nil {
 		return nil, errInternal(ctx, s.Log, "read deployment version", err)
 	}
-	spec := new(ferryv1.DeploymentSpec)
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(v.Spec, spec); err != nil {
+	spec, err := store.DecodeDeploymentSpec(v.Spec)
+	if err != nil {
 		return nil, errInternal(ctx, s.Log, "decode deployment version", err)
 	}
 	pool, err := s.Store.Q.WorkPoolGet(ctx, row.PoolID)

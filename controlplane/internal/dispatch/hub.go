@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ferryhq/ferry/controlplane/internal/jobtemplate"
@@ -672,10 +671,11 @@ func (c *specCache) get(ctx context.Context, q db.Querier, id uuid.UUID, version
 	if err != nil {
 		return cachedVersion{}, fmt.Errorf("read deployment: %w", err)
 	}
-	cv = cachedVersion{spec: new(ferryv1.DeploymentSpec), name: d.Name}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(v.Spec, cv.spec); err != nil {
-		return cachedVersion{}, fmt.Errorf("decode deployment version %d: %w", version, err)
+	spec, err := store.DecodeDeploymentSpec(v.Spec)
+	if err != nil {
+		return cachedVersion{}, fmt.Errorf("deployment version %d: %w", version, err)
 	}
+	cv = cachedVersion{spec: spec, name: d.Name}
 	c.mu.Lock()
 	if len(c.m) > 10000 {
 		clear(c.m)

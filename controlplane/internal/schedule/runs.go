@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ferryhq/ferry/controlplane/internal/params"
 	"github.com/ferryhq/ferry/controlplane/internal/run"
 	"github.com/ferryhq/ferry/controlplane/internal/schedule/spec"
+	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
 	"github.com/ferryhq/ferry/controlplane/internal/transition"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
@@ -23,9 +23,9 @@ func deploymentSpec(ctx context.Context, q db.Querier, d db.Deployment) (*ferryv
 	if err != nil {
 		return nil, fmt.Errorf("read version %d of deployment %s: %w", d.CurrentVersion, d.Name, err)
 	}
-	spec := new(ferryv1.DeploymentSpec)
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(v.Spec, spec); err != nil {
-		return nil, fmt.Errorf("decode version %d of deployment %s: %w", d.CurrentVersion, d.Name, err)
+	spec, err := store.DecodeDeploymentSpec(v.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("version %d of deployment %s: %w", d.CurrentVersion, d.Name, err)
 	}
 	return spec, nil
 }
@@ -89,7 +89,7 @@ func createRuns(
 		Now:               now,
 		CreatedBy:         actor,
 		RetryDelayMs:      retry.GetDelay().AsDuration().Milliseconds(),
-		RetryOn:           int32(retryOn(retry.GetOn())),
+		RetryOn:           int32(run.RetryOnOf(retry.GetOn())),
 		TimeoutMs:         dspec.GetTimeout().AsDuration().Milliseconds(),
 		ScheduleID:        s.ID,
 	}
@@ -120,26 +120,6 @@ func createRuns(
 		return 0, err
 	}
 	return len(inserted), nil
-}
-
-// retryOn turns a deployment's retry conditions into the run's bit set; no
-// condition means the default set, as for runs created through the API.
-func retryOn(conds []ferryv1.RetryCondition) run.RetryOn {
-	if len(conds) == 0 {
-		return run.DefaultRetryOn
-	}
-	var r run.RetryOn
-	for _, c := range conds {
-		switch c {
-		case ferryv1.RetryCondition_RETRY_CONDITION_FAILED:
-			r |= run.RetryOnFailed
-		case ferryv1.RetryCondition_RETRY_CONDITION_CRASHED:
-			r |= run.RetryOnCrashed
-		case ferryv1.RetryCondition_RETRY_CONDITION_TIMED_OUT:
-			r |= run.RetryOnTimedOut
-		}
-	}
-	return r
 }
 
 // cancelFuture cancels the runs of schedule s still waiting to start whose
