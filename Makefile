@@ -33,26 +33,42 @@ $(TOOLS)/opa:
 .PHONY: tools
 tools: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-connect-go $(TOOLS)/buf $(TOOLS)/sqlc $(TOOLS)/opa ## install the pinned code generators and opa
 
+# The web UI's npm packages, installed exactly as package-lock.json pins them.
+UI_DEPS := ui/node_modules/.package-lock.json
+$(UI_DEPS): ui/package.json ui/package-lock.json
+	cd ui && npm ci
+	@touch $@
+
+.PHONY: ui-deps
+ui-deps: $(UI_DEPS) ## install the web UI's npm packages
+
 .PHONY: generate
-generate: tools ## regenerate protobuf, Connect and sqlc code
+generate: tools $(UI_DEPS) ## regenerate protobuf, Connect, TypeScript and sqlc code
 	buf generate
 	sqlc generate
 
+.PHONY: ui
+ui: $(UI_DEPS) ## build the web UI into the package the ferry binary embeds
+	cd ui && npm run build
+
 .PHONY: build
-build: ## build bin/ferry, bin/ferry-agent and the example pipeline
+build: ui ## build the web UI, bin/ferry, bin/ferry-agent and the example pipeline
 	$(GO) build -o bin/ferry ./controlplane/cmd/ferry
 	$(GO) build -o bin/ferry-agent ./agent/cmd/ferry-agent
 	$(GO) build -o bin/tzreport ./examples/tzreport
 
 .PHONY: lint
-lint: tools ## gofmt, go vet and buf lint
+lint: tools $(UI_DEPS) ## gofmt, go vet, buf lint and the TypeScript type check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	buf lint
+	cd ui && npm run typecheck
 
 .PHONY: test
-test: tools lint build policy-test ## run every test (needs PostgreSQL binaries; see .ci/run)
+test: tools lint build policy-test ## run every test (needs PostgreSQL and Chromium; see .ci/run)
+	cd ui && npm test
 	$(GO) test -race -timeout 20m ./...
+	cd ui && npm run e2e
 
 .PHONY: policy-test
 policy-test: $(TOOLS)/opa ## run the Rego unit tests and enforce the coverage floor
@@ -65,8 +81,10 @@ demo: build ## start a control plane and an agent, and run the example pipeline
 
 .PHONY: bench
 bench: build ## benchmarks and the load driver; prints one line per figure
+	cd ui && npm run --silent size
 	./scripts/bench.sh
 
 .PHONY: clean
 clean: ## remove build output and demo data
 	rm -rf bin .data
+	cd controlplane/internal/webui/dist && find . -mindepth 1 ! -name README.md -exec rm -rf {} +

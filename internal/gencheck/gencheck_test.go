@@ -40,6 +40,17 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 	if err := os.Symlink(tools, filepath.Join(scratch, ".tools", "bin")); err != nil {
 		t.Fatal(err)
 	}
+	// The TypeScript generator is an npm package of the web UI.
+	modules := filepath.Join(root, "ui", "node_modules")
+	if _, err := os.Stat(filepath.Join(modules, ".bin", "protoc-gen-es")); err != nil {
+		t.Fatalf("protoc-gen-es is not installed: run `cd ui && npm ci` (make test does)")
+	}
+	if err := os.MkdirAll(filepath.Join(scratch, "ui"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(modules, filepath.Join(scratch, "ui", "node_modules")); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{{"buf", "generate"}, {"sqlc", "generate"}} {
 		cmd := exec.Command(filepath.Join(tools, args[0]), args[1:]...)
 		cmd.Dir = scratch
@@ -47,7 +58,7 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 			t.Fatalf("%v: %v\n%s", args, err, out)
 		}
 	}
-	for _, dir := range []string{"proto/gen", "controlplane/internal/store/db"} {
+	for _, dir := range []string{"proto/gen", "controlplane/internal/store/db", "ui/src/gen"} {
 		want := readTree(t, filepath.Join(scratch, dir))
 		got := readTree(t, filepath.Join(root, dir))
 		for name, w := range want {
@@ -60,12 +71,15 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 			}
 		}
 		for name := range got {
-			if _, ok := want[name]; !ok && filepath.Ext(name) == ".go" && !isTest(name) {
+			if _, ok := want[name]; !ok && generatedExt[filepath.Ext(name)] && !isTest(name) {
 				t.Errorf("%s/%s is committed but no longer generated: run `make generate`", dir, name)
 			}
 		}
 	}
 }
+
+// generatedExt lists the extensions of files the generators write.
+var generatedExt = map[string]bool{".go": true, ".ts": true}
 
 func isTest(name string) bool {
 	return len(name) > len("_test.go") && name[len(name)-len("_test.go"):] == "_test.go"

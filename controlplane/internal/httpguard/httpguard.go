@@ -216,6 +216,11 @@ var (
 // checkCSRF refuses a cookie-authenticated call to a mutating procedure
 // that a foreign page could have sent: see the package comment.
 func (g *Guard) checkCSRF(r *http.Request, origin string, allowed bool) error {
+	// GET and HEAD change nothing: Connect serves GET only for procedures
+	// without side effects, and the web UI's files are static.
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
 	if _, err := r.Cookie(g.cookie); err != nil || !g.mutating(r.URL.Path) {
 		return nil
 	}

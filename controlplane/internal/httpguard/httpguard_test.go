@@ -156,6 +156,7 @@ func TestCSRF(t *testing.T) {
 	tests := []struct {
 		name        string
 		procedure   string
+		method      string // default POST
 		contentType string
 		// connectHeader sends Connect-Protocol-Version: 1.
 		connectHeader bool
@@ -176,6 +177,9 @@ func TestCSRF(t *testing.T) {
 		{name: "form post without cookie reaches Connect", procedure: apply, contentType: "application/x-www-form-urlencoded", wantStatus: http.StatusUnsupportedMediaType},
 		{name: "JSON from foreign origin without cookie", procedure: apply, contentType: "application/json", connectHeader: true, origin: "https://evil.example.net", wantStatus: http.StatusOK},
 		{name: "read from foreign origin with cookie", procedure: list, contentType: "application/json", connectHeader: true, origin: "https://evil.example.net", cookie: true, wantStatus: http.StatusOK},
+		// GET passes the guard: Connect itself refuses GET for a procedure
+		// with side effects, so nothing changes.
+		{name: "GET of a mutating procedure with cookie", procedure: apply, method: http.MethodGet, origin: "https://evil.example.net", cookie: true, wantStatus: http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,7 +190,11 @@ func TestCSRF(t *testing.T) {
 				// An empty message in one gRPC-Web data frame.
 				body = "\x00\x00\x00\x00\x00"
 			}
-			req, err := http.NewRequest(http.MethodPost, srv.URL+tt.procedure, strings.NewReader(body))
+			method := tt.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			req, err := http.NewRequest(method, srv.URL+tt.procedure, strings.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -40,6 +40,7 @@ import (
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/transition"
 	"github.com/ferryhq/ferry/controlplane/internal/validate"
+	"github.com/ferryhq/ferry/controlplane/internal/webui"
 	"github.com/ferryhq/ferry/internal/clock"
 	"github.com/ferryhq/ferry/proto/gen/ferry/v1/ferryv1connect"
 	"github.com/ferryhq/ferry/queries"
@@ -402,6 +403,16 @@ func New(ctx context.Context, cfg Config, st *store.Store, clk clock.Clock, log 
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
+	ui, err := webui.New()
+	if err != nil {
+		return nil, err
+	}
+	if !ui.Built() {
+		log.Warn("this binary carries no web UI build; / explains how to build it")
+	}
+	// The UI takes every path no API route claims (a pattern without a
+	// method, so the Connect services' prefixes stay more specific).
+	mux.Handle("/", ui)
 	return &App{
 		cfg: cfg, log: log, Store: st, Hub: hub, Listener: listener, Reaper: reaper, Scheduler: scheduler, Applier: applier, Auth: authn,
 		Signer:  signer,

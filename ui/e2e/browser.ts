@@ -1,0 +1,69 @@
+// Helpers of the browser tests: Debian's Chromium driven by playwright-core,
+// API clients on the same Connect API for arranging and checking state.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import type { DescService } from "@bufbuild/protobuf";
+import { expect, inject } from "vitest";
+
+/** The harness's servers and credentials. */
+export const env = inject("ferry");
+
+/** Launches headless Chromium with the flags this machine needs. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
+
+/** Opens a page that fails the test on any uncaught page error. */
+export async function newPage(browser: Browser, width = 1280, height = 860): Promise<Page> {
+  const ctx = await browser.newContext({ baseURL: env.baseURL, viewport: { width, height } });
+  const page = await ctx.newPage();
+  page.on("pageerror", (err) => {
+    throw new Error(`uncaught error in the page: ${err.message}`);
+  });
+  return page;
+}
+
+/** Signs in through the sign-in page with the harness's admin user. */
+export async function signIn(page: Page): Promise<void> {
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill(env.email);
+  await page.getByLabel("Password").fill(env.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  expect(new URL(page.url()).pathname).toBe("/");
+}
+
+/** Writes a full-page screenshot to ui/e2e/screenshots/NAME.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(env.screenshots, { recursive: true });
+  await page.screenshot({ path: join(env.screenshots, `${name}.png`), fullPage: true });
+}
+
+/** Returns an API client authenticated with the installation's admin key. */
+export function adminClient<T extends DescService>(service: T): Client<T> {
+  const transport = createConnectTransport({
+    baseUrl: env.baseURL,
+    interceptors: [
+      (next) => async (req) => {
+        req.header.set("Authorization", `Bearer ${env.adminKey}`);
+        return next(req);
+      },
+    ],
+  });
+  return createClient(service, transport);
+}

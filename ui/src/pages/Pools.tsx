@@ -1,0 +1,6 @@
+import { PageHeader } from "../components/PageHeader";
+
+// TODO(ui): this page is being built.
+export default function Pools() {
+  return <PageHeader title="Pools" />;
+}

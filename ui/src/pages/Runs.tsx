@@ -1,0 +1,6 @@
+import { PageHeader } from "../components/PageHeader";
+
+// TODO(ui): this page is being built.
+export default function Runs() {
+  return <PageHeader title="Runs" />;
+}
