@@ -67,6 +67,10 @@ type Job struct {
 	// passes these references on and never the resolved values in Env;
 	// others ignore it.
 	SecretRefs map[string]string
+	// Variables is the run's merged job variables (pool, deployment, run)
+	// as a JSON object, from the signed work order; empty means none.
+	// launch/ecs reads its task settings from them; others ignore it.
+	Variables string
 }
 
 // Validate reports the first problem that makes j impossible to start, as an

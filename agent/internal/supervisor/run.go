@@ -146,6 +146,7 @@ func (s *Supervisor) jobOf(r *run) launch.Job {
 		StopGrace:      stopGrace,
 		Image:          spec.GetImage(),
 		Container:      containerOf(spec.GetContainer()),
+		Variables:      spec.GetJobVariables(),
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ferryhq/ferry/controlplane/internal/admission"
 	"github.com/ferryhq/ferry/controlplane/internal/auth"
-	"github.com/ferryhq/ferry/controlplane/internal/jobtemplate"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
 	"github.com/ferryhq/ferry/internal/clock"
@@ -145,13 +144,13 @@ func (s *DeploymentServer) apply(
 	if err := checkSpecForPool(sv.spec, pool); err != nil {
 		return db.Deployment{}, false, err
 	}
-	vars, err := checkJobVariables(pool, sv.spec.GetJobVariables(), "")
+	tmpl, vars, err := checkJobVariables(pool, sv.spec.GetJobVariables(), "")
 	if err != nil {
 		return db.Deployment{}, false, errInvalid("spec.job_variables", "%v", err)
 	}
 	// The admission policy judges the spec as the pool's and the
 	// deployment's job variables change it.
-	admitted, err := jobtemplate.Effective(sv.spec, vars)
+	admitted, err := tmpl.Effective(sv.spec, vars)
 	if err != nil {
 		return db.Deployment{}, false, errInvalid("spec.job_variables", "%v", err)
 	}

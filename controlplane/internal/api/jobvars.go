@@ -9,12 +9,17 @@ import (
 
 // checkJobVariables merges pool's template defaults, the deployment's job
 // variables and the run's (each JSON text or "") and validates the result
-// against the template; it returns the merged variables. The error names
-// the offending variable and is safe to show the caller.
-func checkJobVariables(pool db.WorkPool, deployment, run string) (string, error) {
-	tmpl, err := jobtemplate.Parse(pool.BaseJobTemplate)
+// against the template and the rules of the pool's type; it returns the
+// template and the merged variables. The error names the offending
+// variable and is safe to show the caller.
+func checkJobVariables(pool db.WorkPool, deployment, run string) (jobtemplate.Template, string, error) {
+	tmpl, err := jobtemplate.ParsePool(pool.Type, pool.BaseJobTemplate)
 	if err != nil {
-		return "", fmt.Errorf("base job template of work pool %q: %w", pool.Name, err)
+		return jobtemplate.Template{}, "", fmt.Errorf("base job template of work pool %q: %w", pool.Name, err)
 	}
-	return tmpl.Resolve(deployment, run)
+	merged, err := tmpl.Resolve(deployment, run)
+	if err != nil {
+		return jobtemplate.Template{}, "", err
+	}
+	return tmpl, merged, nil
 }

@@ -61,7 +61,9 @@ func (s *WorkPoolServer) ApplyWorkPool(
 	if !ok {
 		return nil, errInvalid("type", "unknown work pool type %v", m.GetType())
 	}
-	if _, err := jobtemplate.Parse(m.GetBaseJobTemplate()); err != nil {
+	// On ecs pools this also rejects contradictory ecs task settings in the
+	// defaults; settings the defaults leave out come from the agents.
+	if _, err := jobtemplate.ParsePool(poolType, m.GetBaseJobTemplate()); err != nil {
 		return nil, errInvalid("base_job_template", "%v", err)
 	}
 

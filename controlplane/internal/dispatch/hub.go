@@ -487,7 +487,7 @@ func (p *poolLoop) offer(ctx context.Context, s *Session, pool db.WorkPool) (mor
 	h := p.hub
 	poolType := pool.Type
 	// The template was checked when the pool was applied.
-	tmpl, err := jobtemplate.Parse(pool.BaseJobTemplate)
+	tmpl, err := jobtemplate.ParsePool(pool.Type, pool.BaseJobTemplate)
 	if err != nil {
 		return false, false, fmt.Errorf("base job template of pool %s: %w", pool.ID, err)
 	}
@@ -622,7 +622,7 @@ func WorkOrder(r db.Run, spec *ferryv1.DeploymentSpec, poolType string, expire t
 
 // withJobVariables lays the run's job variables over its deployment's and
 // the pool template's defaults, and returns the spec they make (see
-// [jobtemplate.Effective]) with the merged variables, "" when there are none.
+// [jobtemplate.Template.Effective]) with the merged variables, "" when there are none.
 func withJobVariables(tmpl jobtemplate.Template, spec *ferryv1.DeploymentSpec, r db.Run) (*ferryv1.DeploymentSpec, string, error) {
 	merged, err := jobtemplate.Merge(tmpl.Defaults, spec.GetJobVariables(), string(r.JobVariables))
 	if err != nil {
@@ -631,7 +631,7 @@ func withJobVariables(tmpl jobtemplate.Template, spec *ferryv1.DeploymentSpec, r
 	if merged == "{}" {
 		return spec, "", nil
 	}
-	eff, err := jobtemplate.Effective(spec, merged)
+	eff, err := tmpl.Effective(spec, merged)
 	if err != nil {
 		return nil, "", fmt.Errorf("apply job variables of run %s: %w", r.ID, err)
 	}

@@ -22,5 +22,15 @@
 //   - network (string) sets container.network;
 //   - labels (object of strings) is laid over container.labels.
 //
-// Other variables travel to the agent only inside JobSpec.job_variables.
+// On ecs pools ([PoolTypeECS]) cpu and memory size the ECS task instead (CPU
+// units, 1024 to a vCPU, and MiB); they set container.milli_cpus (rounded
+// up, 1024 units to 1000) and memory_bytes all the same, so admission caps
+// judge them. They and the other ecs variables of
+// package ecstask (cluster, launch_type, subnets, roles, tags, ...) are
+// checked with ecstask's rules wherever variables are: the pool's defaults
+// when it is applied, the merged variables when a deployment is applied or
+// a run created. A variable left out is left to the agent's config.
+//
+// Other variables travel to the agent only inside JobSpec.job_variables,
+// which is part of the signed work order.
 package jobtemplate

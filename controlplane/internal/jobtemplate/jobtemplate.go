@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ferryhq/ferry/controlplane/internal/params"
+	"github.com/ferryhq/ferry/internal/ecstask"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
 
@@ -34,6 +35,11 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("job variable %q: %s", e.Variable, e.Reason)
 }
 
+// PoolTypeECS is the type of ecs work pools. Their templates also know the
+// ecs variables of package [ecstask], and their cpu and memory size the ECS
+// task (CPU units and MiB) rather than a container.
+const PoolTypeECS = "ecs"
+
 // Template is a work pool's base job template.
 type Template struct {
 	// Variables is the JSON Schema the merged variables must satisfy; ""
@@ -41,17 +47,26 @@ type Template struct {
 	Variables string
 	// Defaults is a JSON object of default variable values; "" means none.
 	Defaults string
+	// PoolType is the type of the pool ("docker", "ecs" or "process"),
+	// which decides the known variables; "" knows only the common ones.
+	PoolType string
 }
 
-// Parse reads a base job template: "" is the empty template; otherwise a
-// JSON object with at most the members "variables" (a JSON Schema that
-// compiles) and "defaults" (an object whose known variables have their
-// types). The defaults are checked against the schema only once merged
-// with a deployment's values, since the schema may require variables that
-// only deployments give.
+// Parse reads a base job template of a pool of any type; see [ParsePool].
 func Parse(text string) (Template, error) {
+	return ParsePool("", text)
+}
+
+// ParsePool reads the base job template of a pool of type poolType: "" is
+// the empty template; otherwise a JSON object with at most the members
+// "variables" (a JSON Schema that compiles) and "defaults" (an object whose
+// known variables have their types and, on ecs pools, pass
+// [ecstask.Vars.Check]). The defaults are checked against the schema only
+// once merged with a deployment's values, since the schema may require
+// variables that only deployments give.
+func ParsePool(poolType, text string) (Template, error) {
 	if text == "" {
-		return Template{}, nil
+		return Template{PoolType: poolType}, nil
 	}
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
@@ -59,7 +74,7 @@ func Parse(text string) (Template, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return Template{}, &Error{Reason: fmt.Sprintf("template is not a JSON object: %v", err)}
 	}
-	var t Template
+	t := Template{PoolType: poolType}
 	for k, v := range raw {
 		switch k {
 		case "variables":
@@ -79,7 +94,7 @@ func Parse(text string) (Template, error) {
 	// The defaults alone need not satisfy the schema, which may require
 	// variables only deployments give; the known ones must have their types.
 	if t.Defaults != "" {
-		if _, err := decode(t.Defaults); err != nil {
+		if _, err := decode(t.Defaults, poolType); err != nil {
 			return Template{}, fmt.Errorf("template defaults: %w", err)
 		}
 	}
@@ -99,7 +114,7 @@ func (t Template) Resolve(deployment, run string) (string, error) {
 	if err := params.Validate(t.Variables, merged); err != nil {
 		return "", asError(err)
 	}
-	if _, err := decode(merged); err != nil {
+	if _, err := decode(merged, t.PoolType); err != nil {
 		return "", err
 	}
 	return merged, nil
@@ -177,6 +192,9 @@ type known struct {
 	Memory  *json.Number      `json:"memory"`
 	Network *string           `json:"network"`
 	Labels  map[string]string `json:"labels"`
+	// taskCPU (ECS units) and taskMemory (MiB) are cpu and memory on ecs
+	// pools, where they size the task.
+	taskCPU, taskMemory *int32
 }
 
 // kinds names the JSON type each known variable must have.
@@ -186,14 +204,27 @@ var kinds = map[string]string{
 	"labels": "object of strings",
 }
 
-// decode reads the known variables of merged, checking their types.
-func decode(merged string) (known, error) {
+// decode reads the known variables of merged for a pool of type poolType,
+// checking their types; on ecs pools it also checks the ecs variables with
+// [ecstask.Vars.Check] and leaves cpu and memory, which size the task, out
+// of the result.
+func decode(merged, poolType string) (known, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(merged), &raw); err != nil {
 		return known{}, fmt.Errorf("decode job variables: %w", err)
 	}
 	var k known
+	if poolType == PoolTypeECS {
+		vars, err := checkECS(merged)
+		if err != nil {
+			return known{}, err
+		}
+		k.taskCPU, k.taskMemory = vars.CPU, vars.Memory
+	}
 	for _, name := range slices.Sorted(maps.Keys(kinds)) {
+		if poolType == PoolTypeECS && (name == "cpu" || name == "memory") {
+			continue
+		}
 		kind := kinds[name]
 		v, ok := raw[name]
 		if !ok || string(v) == "null" {
@@ -222,15 +253,30 @@ func decode(merged string) (known, error) {
 	return k, nil
 }
 
+// checkECS reads and checks the ecs variables of merged; see
+// [ecstask.Vars.Check].
+func checkECS(merged string) (ecstask.Vars, error) {
+	vars, err := ecstask.ParseVars(merged)
+	if err == nil {
+		err = vars.Check()
+	}
+	var fe *ecstask.FieldError
+	if errors.As(err, &fe) {
+		return ecstask.Vars{}, &Error{Variable: fe.Field, Reason: fe.Reason}
+	}
+	return vars, err
+}
+
 // Apply sets job.job_variables to merged (as returned by
-// [Template.Resolve]) and maps the known variables onto job's fields. It
-// copies job's environment and container before changing them, so maps
-// shared with a cached deployment spec are never written.
-func Apply(job *ferryv1.JobSpec, merged string) error {
+// [Template.Resolve]) and maps the known variables of t's pool type onto
+// job's fields. It copies job's environment and container before changing
+// them, so maps shared with a cached deployment spec are never written.
+// The ecs variables travel in job_variables alone; the agent reads them.
+func (t Template) Apply(job *ferryv1.JobSpec, merged string) error {
 	if merged == "" || merged == "{}" {
 		return nil
 	}
-	k, err := decode(merged)
+	k, err := decode(merged, t.PoolType)
 	if err != nil {
 		return err
 	}
@@ -249,7 +295,8 @@ func Apply(job *ferryv1.JobSpec, merged string) error {
 		maps.Copy(env, k.Env)
 		job.Env = env
 	}
-	if k.CPU == nil && k.Memory == nil && k.Network == nil && len(k.Labels) == 0 {
+	if k.CPU == nil && k.Memory == nil && k.taskCPU == nil && k.taskMemory == nil && k.Network == nil &&
+		len(k.Labels) == 0 {
 		return nil
 	}
 	c := &ferryv1.ContainerSpec{}
@@ -263,6 +310,16 @@ func Apply(job *ferryv1.JobSpec, merged string) error {
 	if k.Memory != nil {
 		n, _ := k.Memory.Int64()
 		c.MemoryBytes = n << 20
+	}
+	// On ecs pools the task's size is also the container's, in the units
+	// of the other pools, so admission caps judge it and the agent's RunTask
+	// overrides carry it (1024 units make 1000 millicpus; rounding up
+	// brings Fargate's sizes back exactly).
+	if k.taskCPU != nil {
+		c.MilliCpus = int32((int64(*k.taskCPU)*1000 + 1023) / 1024)
+	}
+	if k.taskMemory != nil {
+		c.MemoryBytes = int64(*k.taskMemory) << 20
 	}
 	if k.Network != nil {
 		c.Network = *k.Network
@@ -279,18 +336,18 @@ func Apply(job *ferryv1.JobSpec, merged string) error {
 	return nil
 }
 
-// Effective returns spec as the job variables merged would launch it: a
-// copy of spec whose image, command, env and container carry the known
-// variables, so an admission policy judges what will really run. spec is
-// not changed; with no variables it is returned as is.
-func Effective(spec *ferryv1.DeploymentSpec, merged string) (*ferryv1.DeploymentSpec, error) {
+// Effective returns spec as the job variables merged would launch it on a
+// pool of t's type: a copy of spec whose image, command, env and container
+// carry the known variables, so an admission policy judges what will
+// really run. spec is not changed; with no variables it is returned as is.
+func (t Template) Effective(spec *ferryv1.DeploymentSpec, merged string) (*ferryv1.DeploymentSpec, error) {
 	if merged == "" || merged == "{}" {
 		return spec, nil
 	}
 	job := &ferryv1.JobSpec{
 		Image: spec.GetImage(), Command: spec.GetCommand(), Env: spec.GetEnv(), Container: spec.GetContainer(),
 	}
-	if err := Apply(job, merged); err != nil {
+	if err := t.Apply(job, merged); err != nil {
 		return nil, err
 	}
 	out := proto.CloneOf(spec)

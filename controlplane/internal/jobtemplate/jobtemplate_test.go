@@ -175,7 +175,7 @@ func TestApply(t *testing.T) {
 	}
 	merged := `{"command":["run","--fast"],"cpu":0.5,"env":{"A":"run"},"extra":1,"image":"app:2",` +
 		`"labels":{"app":"x"},"memory":256,"network":"jobs"}`
-	if err := Apply(job, merged); err != nil {
+	if err := (Template{}).Apply(job, merged); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	want := &ferryv1.JobSpec{
@@ -198,7 +198,7 @@ func TestApply(t *testing.T) {
 	}
 
 	untouched := &ferryv1.JobSpec{Image: "base:1"}
-	if err := Apply(untouched, "{}"); err != nil {
+	if err := (Template{}).Apply(untouched, "{}"); err != nil {
 		t.Fatalf("Apply({}): %v", err)
 	}
 	if diff := cmp.Diff(&ferryv1.JobSpec{Image: "base:1"}, untouched, protocmp.Transform()); diff != "" {

@@ -1,76 +1,21 @@
 package ecs
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ferryhq/ferry/agent/internal/launch"
+	"github.com/ferryhq/ferry/internal/ecstask"
 )
 
-func validTask() TaskConfig {
-	return TaskConfig{
-		Cluster:  "ferry",
-		Subnets:  []string{"subnet-1"},
-		CPU:      1024,
-		Memory:   4096,
-		LogGroup: "/ferry/runs",
-	}
-}
-
-func TestValidate(t *testing.T) {
+func TestReservedTagsLeaveRoomForTemplates(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		modify func(*TaskConfig)
-		field  string // empty means valid
-	}{
-		{"valid fargate", func(*TaskConfig) {}, ""},
-		{"valid ec2 bridge", func(c *TaskConfig) {
-			c.LaunchType, c.NetworkMode, c.Subnets, c.CPU, c.Memory = LaunchTypeEC2, "bridge", nil, 100, 300
-		}, ""},
-		{"valid spot strategy", func(c *TaskConfig) {
-			c.CapacityProviders = []CapacityProvider{{Name: "FARGATE_SPOT", Weight: 1}}
-		}, ""},
-		{"fixed task definition skips resources", func(c *TaskConfig) {
-			c.TaskDefinition, c.CPU, c.Memory = "arn:aws:ecs:us-east-1:123456789012:task-definition/x:1", 0, 0
-		}, ""},
-		{"unknown launch type", func(c *TaskConfig) { c.LaunchType = "LAMBDA" }, "launch_type"},
-		{"no cluster", func(c *TaskConfig) { c.Cluster = "" }, "cluster"},
-		{"no subnets for awsvpc", func(c *TaskConfig) { c.Subnets = nil }, "subnets"},
-		{"too many security groups", func(c *TaskConfig) { c.SecurityGroups = make([]string, 6) }, "security_groups"},
-		{"fargate bridge", func(c *TaskConfig) { c.NetworkMode = "bridge" }, "network_mode"},
-		{"unknown network mode", func(c *TaskConfig) { c.NetworkMode = "mesh" }, "network_mode"},
-		{"cpu fargate lacks", func(c *TaskConfig) { c.CPU = 300 }, "cpu"},
-		{"memory fargate does not pair", func(c *TaskConfig) { c.CPU, c.Memory = 256, 4096 }, "memory"},
-		{"memory off step", func(c *TaskConfig) { c.CPU, c.Memory = 8192, 20000 }, "memory"},
-		{"launch type and strategy", func(c *TaskConfig) {
-			c.LaunchType = LaunchTypeFargate
-			c.CapacityProviders = []CapacityProvider{{Name: "FARGATE"}}
-		}, "capacity_provider_strategy"},
-		{"no log group", func(c *TaskConfig) { c.LogGroup = "" }, "log_group"},
-		{"reserved tag", func(c *TaskConfig) { c.Tags = map[string]string{"ferry:run-id": "x"} }, "tags"},
-		{"bad family prefix", func(c *TaskConfig) { c.FamilyPrefix = "a b" }, "family_prefix"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c := validTask()
-			tt.modify(&c)
-			err := c.Validate()
-			if tt.field == "" {
-				if err != nil {
-					t.Fatalf("Validate = %v, want nil", err)
-				}
-				return
-			}
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Field != tt.field {
-				t.Fatalf("Validate = %v, want a FieldError for %s", err, tt.field)
-			}
-		})
+	// ECS allows 50 tags on a task; the template's share is ecstask.MaxTags.
+	if got := len(reservedTags) + ecstask.MaxTags; got != 50 {
+		t.Errorf("reserved tags (%d) + ecstask.MaxTags (%d) = %d, want ECS's limit of 50",
+			len(reservedTags), ecstask.MaxTags, got)
 	}
 }
 

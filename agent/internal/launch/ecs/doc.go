@@ -15,6 +15,18 @@
 // that ECS resolves with the execution role, so secret values never travel
 // in the agent's calls.
 //
+// The task settings ([TaskConfig]: cluster, launch type or capacity
+// providers, network, roles, cpu and memory, logging, tags) come from the
+// agent's config file, overridden field by field by the job's ecs variables
+// ([launch.Job.Variables], from the pool's template, the deployment and the
+// run; see package ecstask for each). The result is validated before any
+// AWS call; a bad one fails the run with the variable named.
+//
+// Known limitation: [Launcher.Survivors] lists only the configured cluster,
+// and an adopted task's log is read with the configured log group, stream
+// prefix and container name; tasks that job variables placed elsewhere are
+// not found again after a restart.
+//
 // One poller per launcher reads the status of all its tasks with
 // DescribeTasks, batched, backing off on errors. Output is read from the
 // task's CloudWatch Logs stream with continuation tokens. The essential

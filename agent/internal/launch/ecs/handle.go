@@ -45,6 +45,9 @@ type handle struct {
 	grace   time.Duration
 	sink    launch.LogSink
 	skip    int64
+	// task is the run's task settings: the agent's for an adopted task,
+	// the job's for a started one. It is set before begin.
+	task TaskConfig
 
 	ended   chan taskEnd // receives once, from the poller
 	missing int          // polls in a row that reported the task missing; guarded by l.mu
@@ -67,6 +70,7 @@ func (l *Launcher) newHandle(
 ) *handle {
 	return &handle{
 		l: l, arn: arn, runID: runID, attempt: attempt, timeout: timeout, grace: grace, sink: sink, skip: skip,
+		task:      l.cfg.Task,
 		ended:     make(chan taskEnd, 1),
 		cancelReq: make(chan struct{}),
 		stopping:  make(chan struct{}),
@@ -166,7 +170,7 @@ func (h *handle) stop(cause *stopCause) taskEnd {
 	for try := range stopTries {
 		callCtx, cancel := context.WithTimeout(ctx, h.l.cfg.CallTimeout)
 		_, err := h.l.ecs.StopTask(callCtx, &ecs.StopTaskInput{
-			Cluster: aws.String(h.l.cfg.Task.Cluster), Task: aws.String(h.arn), Reason: aws.String(reason),
+			Cluster: aws.String(h.task.Cluster), Task: aws.String(h.arn), Reason: aws.String(reason),
 		})
 		cancel()
 		if err == nil {
@@ -199,14 +203,14 @@ func (h *handle) decide(cause *stopCause, end taskEnd) launch.Outcome {
 			return launch.Outcome{ExitCode: launch.ExitCodeUnknown, Kind: launch.OutcomeCrashed,
 				Message: "task lost: ECS no longer reports it"}
 		}
-		return outcomeOf(end.task, h.l.cfg.Task.containerName())
+		return outcomeOf(end.task, h.task.EffectiveContainerName())
 	}
 	if !end.lost && end.task.StopCode != types.TaskStopCodeUserInitiated {
 		// The task ended on its own before the stop reached it.
-		return outcomeOf(end.task, h.l.cfg.Task.containerName())
+		return outcomeOf(end.task, h.task.EffectiveContainerName())
 	}
 	code := launch.ExitCodeUnknown
-	if c := essential(end.task, h.l.cfg.Task.containerName()); c != nil && c.ExitCode != nil {
+	if c := essential(end.task, h.task.EffectiveContainerName()); c != nil && c.ExitCode != nil {
 		code = *c.ExitCode
 	}
 	return launch.Outcome{ExitCode: code, Kind: cause.kind, Message: cause.message}
@@ -250,7 +254,11 @@ func outcomeOf(t types.Task, container string) launch.Outcome {
 		return launch.Outcome{ExitCode: code, Kind: launch.OutcomeCrashed,
 			Message: "ECS stopped the task: " + stopped}
 	case strings.HasPrefix(reason, "OutOfMemoryError"):
-		return launch.Outcome{ExitCode: code, Kind: launch.OutcomeFailed, Message: "out of memory: " + reason}
+		msg := "out of memory: " + reason
+		if mem := aws.ToString(t.Memory); mem != "" {
+			msg = "out of memory: the task's limit is " + mem + " MiB: " + reason
+		}
+		return launch.Outcome{ExitCode: code, Kind: launch.OutcomeFailed, Message: msg}
 	case exit != nil && *exit == 0:
 		return launch.Outcome{ExitCode: 0, Kind: launch.OutcomeSucceeded, Message: "exited with code 0"}
 	case exit != nil:

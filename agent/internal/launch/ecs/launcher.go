@@ -22,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ferryhq/ferry/agent/internal/launch"
+	"github.com/ferryhq/ferry/internal/ecstask"
 )
 
 // Tags the launcher writes on every task, read back by [Launcher.Survivors].
@@ -57,6 +58,10 @@ type Launcher struct {
 	mu      sync.Mutex
 	watched map[string]*handle // by task ARN
 	polling bool
+
+	// stoppedSeen holds the ARNs of this agent's tasks that Survivors found
+	// stopped, which Remove need not read again.
+	stoppedSeen sync.Map
 }
 
 var (
@@ -92,19 +97,23 @@ func (l *Launcher) Start(ctx context.Context, job launch.Job, sink launch.LogSin
 	if err := job.Validate(); err != nil {
 		return nil, err
 	}
-	p, err := l.planJob(job)
+	tc, err := l.taskConfig(job)
+	if err != nil {
+		return nil, err
+	}
+	p, err := l.planJob(job, tc)
 	if err != nil {
 		return nil, err
 	}
 
-	taskDef := l.cfg.Task.TaskDefinition
+	taskDef := tc.TaskDefinition
 	if p.register != nil {
 		taskDef, err = l.taskDefinition(ctx, p)
 		if err != nil {
 			return nil, err
 		}
 	}
-	task, err := l.runTask(ctx, job, taskDef, p)
+	task, err := l.runTask(ctx, job, tc, taskDef, p)
 	if err != nil {
 		if p.register != nil {
 			// The task definition may have been deregistered behind the
@@ -116,6 +125,7 @@ func (l *Launcher) Start(ctx context.Context, job launch.Job, sink launch.LogSin
 
 	h := l.newHandle(aws.ToString(task.TaskArn), job.RunID, job.Attempt, job.Timeout,
 		job.EffectiveStopGrace(), sink, 0)
+	h.task = tc
 	l.logger.InfoContext(ctx, "ecs: task started", h.logAttrs()...)
 	var deadline <-chan time.Time
 	if job.Timeout > 0 {
@@ -123,6 +133,25 @@ func (l *Launcher) Start(ctx context.Context, job launch.Job, sink launch.LogSin
 	}
 	h.begin(deadline)
 	return h, nil
+}
+
+// taskConfig returns the task settings of job: the job's ecs variables laid
+// over the agent's [Config.Task], checked as a whole. Its errors wrap
+// [launch.ErrInvalidJob] and a [*FieldError] naming the variable, so the
+// run fails with the field named and nothing is called.
+func (l *Launcher) taskConfig(job launch.Job) (TaskConfig, error) {
+	vars, err := ecstask.ParseVars(job.Variables)
+	if err != nil {
+		return TaskConfig{}, fmt.Errorf("%w: %w", launch.ErrInvalidJob, err)
+	}
+	if err := vars.Check(); err != nil {
+		return TaskConfig{}, fmt.Errorf("%w: %w", launch.ErrInvalidJob, err)
+	}
+	tc := vars.Over(l.cfg.Task)
+	if err := tc.Validate(); err != nil {
+		return TaskConfig{}, fmt.Errorf("%w: %w", launch.ErrInvalidJob, err)
+	}
+	return tc, nil
 }
 
 // taskDefinition returns the ARN of the task definition of p's family,
@@ -167,8 +196,14 @@ func (l *Launcher) forget(family string) {
 // task, so the task is looked for by its startedBy and tags before RunTask is
 // tried again; the client token makes a repeated RunTask return the task of
 // the first rather than start another.
-func (l *Launcher) runTask(ctx context.Context, job launch.Job, taskDef string, p plan) (types.Task, error) {
-	in := l.runTaskInput(job, taskDef, p)
+func (l *Launcher) runTask(
+	ctx context.Context,
+	job launch.Job,
+	tc TaskConfig,
+	taskDef string,
+	p plan,
+) (types.Task, error) {
+	in := l.runTaskInput(job, tc, taskDef, p)
 	var lastErr error
 	for range runTaskTries {
 		callCtx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
@@ -188,7 +223,7 @@ func (l *Launcher) runTask(ctx context.Context, job launch.Job, taskDef string, 
 			slog.String("run_id", job.RunID), slog.String("error", lastErr.Error()))
 
 		findCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.CallTimeout)
-		task, found, err := l.findTask(findCtx, job.RunID, job.Attempt)
+		task, found, err := l.findTask(findCtx, tc.Cluster, job.RunID, job.Attempt)
 		cancel()
 		if err != nil {
 			// Trying again is safe: the client token stops a second task.
@@ -206,8 +241,7 @@ func (l *Launcher) runTask(ctx context.Context, job launch.Job, taskDef string, 
 	return types.Task{}, lastErr
 }
 
-func (l *Launcher) runTaskInput(job launch.Job, taskDef string, p plan) *ecs.RunTaskInput {
-	tc := l.cfg.Task
+func (l *Launcher) runTaskInput(job launch.Job, tc TaskConfig, taskDef string, p plan) *ecs.RunTaskInput {
 	in := &ecs.RunTaskInput{
 		Cluster:        aws.String(tc.Cluster),
 		TaskDefinition: aws.String(taskDef),
@@ -216,7 +250,7 @@ func (l *Launcher) runTaskInput(job launch.Job, taskDef string, p plan) *ecs.Run
 		StartedBy:      aws.String(startedBy(job.RunID)),
 		Overrides: &types.TaskOverride{
 			ContainerOverrides: []types.ContainerOverride{{
-				Name:        aws.String(tc.containerName()),
+				Name:        aws.String(tc.EffectiveContainerName()),
 				Command:     p.command,
 				Environment: p.env,
 			}},
@@ -238,7 +272,7 @@ func (l *Launcher) runTaskInput(job launch.Job, taskDef string, p plan) *ecs.Run
 	default:
 		in.LaunchType = types.LaunchType(tc.LaunchType)
 	}
-	if tc.networkMode() == "awsvpc" {
+	if tc.EffectiveNetworkMode() == ecstask.NetworkModeAwsvpc {
 		public := types.AssignPublicIpDisabled
 		if tc.AssignPublicIP {
 			public = types.AssignPublicIpEnabled
@@ -265,13 +299,14 @@ func (l *Launcher) runTaskInput(job launch.Job, taskDef string, p plan) *ecs.Run
 	return in
 }
 
-// findTask looks for the task of one attempt by its startedBy and tags.
-func (l *Launcher) findTask(ctx context.Context, runID string, attempt int32) (types.Task, bool, error) {
-	arns, err := l.listTasks(ctx, startedBy(runID))
+// findTask looks for the task of one attempt in cluster by its startedBy
+// and tags.
+func (l *Launcher) findTask(ctx context.Context, cluster, runID string, attempt int32) (types.Task, bool, error) {
+	arns, err := l.listTasksIn(ctx, cluster, startedBy(runID))
 	if err != nil {
 		return types.Task{}, false, err
 	}
-	tasks, _, err := l.describe(ctx, arns, true)
+	tasks, _, err := l.describeIn(ctx, cluster, arns, true)
 	if err != nil {
 		return types.Task{}, false, err
 	}
@@ -285,12 +320,17 @@ func (l *Launcher) findTask(ctx context.Context, runID string, attempt int32) (t
 	return types.Task{}, false, nil
 }
 
-// listTasks lists the cluster's tasks, running and stopped, that were started
-// by startedBy; an empty startedBy lists them all.
+// listTasks lists the tasks of the agent's configured cluster, running and
+// stopped, that were started by startedBy; an empty startedBy lists them all.
 func (l *Launcher) listTasks(ctx context.Context, by string) ([]string, error) {
+	return l.listTasksIn(ctx, l.cfg.Task.Cluster, by)
+}
+
+// listTasksIn is [Launcher.listTasks] in cluster.
+func (l *Launcher) listTasksIn(ctx context.Context, cluster, by string) ([]string, error) {
 	var arns []string
 	for _, status := range []types.DesiredStatus{types.DesiredStatusRunning, types.DesiredStatusStopped} {
-		in := &ecs.ListTasksInput{Cluster: aws.String(l.cfg.Task.Cluster), DesiredStatus: status}
+		in := &ecs.ListTasksInput{Cluster: aws.String(cluster), DesiredStatus: status}
 		if by != "" {
 			in.StartedBy = aws.String(by)
 		}
@@ -309,13 +349,23 @@ func (l *Launcher) listTasks(ctx context.Context, by string) ([]string, error) {
 // maxDescribe is the most tasks one DescribeTasks call accepts.
 const maxDescribe = 100
 
-// describe reads tasks in batches, returning those ECS knows and the ARNs it
-// reports missing.
+// describe reads tasks of the agent's configured cluster in batches,
+// returning those ECS knows and the ARNs it reports missing.
 func (l *Launcher) describe(ctx context.Context, arns []string, withTags bool) ([]types.Task, []string, error) {
+	return l.describeIn(ctx, l.cfg.Task.Cluster, arns, withTags)
+}
+
+// describeIn is [Launcher.describe] in cluster.
+func (l *Launcher) describeIn(
+	ctx context.Context,
+	cluster string,
+	arns []string,
+	withTags bool,
+) ([]types.Task, []string, error) {
 	var tasks []types.Task
 	var missing []string
 	for batch := range slices.Chunk(arns, maxDescribe) {
-		in := &ecs.DescribeTasksInput{Cluster: aws.String(l.cfg.Task.Cluster), Tasks: batch}
+		in := &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: batch}
 		if withTags {
 			in.Include = []types.TaskField{types.TaskFieldTags}
 		}

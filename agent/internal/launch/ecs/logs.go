@@ -22,7 +22,7 @@ const drainReads = 1000
 // logStream returns the awslogs stream of the task: prefix/container/task-id.
 func (h *handle) logStream() string {
 	id := h.arn[strings.LastIndexByte(h.arn, '/')+1:]
-	return h.l.cfg.Task.streamPrefix() + "/" + h.l.cfg.Task.containerName() + "/" + id
+	return h.task.EffectiveStreamPrefix() + "/" + h.task.EffectiveContainerName() + "/" + id
 }
 
 // followLogs reads the task's log stream from its start every log interval,
@@ -31,7 +31,7 @@ func (h *handle) logStream() string {
 func (h *handle) followLogs(finished <-chan struct{}) {
 	w := launch.NewLineWriter(launch.StreamStdout, h.sink, h.l.cfg.MaxLineBytes, nil)
 	defer w.Close()
-	f := &logFollower{h: h, w: w, group: h.l.cfg.Task.LogGroup, stream: h.logStream()}
+	f := &logFollower{h: h, w: w, group: h.task.LogGroup, stream: h.logStream()}
 	ctx := context.Background()
 	for {
 		f.read(ctx, 1)

@@ -54,20 +54,33 @@ func (l *Launcher) poll() {
 			l.mu.Unlock()
 			return
 		}
-		arns := slices.Sorted(maps.Keys(l.watched))
+		// Job variables may place runs in other clusters than the agent's.
+		byCluster := map[string][]string{}
+		for arn, h := range l.watched {
+			byCluster[h.task.Cluster] = append(byCluster[h.task.Cluster], arn)
+		}
 		l.mu.Unlock()
 
-		callCtx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
-		tasks, missing, err := l.describe(callCtx, arns, false)
-		cancel()
-		if err != nil {
+		failed := false
+		for _, cluster := range slices.Sorted(maps.Keys(byCluster)) {
+			arns := byCluster[cluster]
+			slices.Sort(arns)
+			callCtx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
+			tasks, missing, err := l.describeIn(callCtx, cluster, arns, false)
+			cancel()
+			if err != nil {
+				failed = true
+				l.logger.WarnContext(ctx, "ecs: task status poll failed", slog.String("error", err.Error()),
+					slog.String("cluster", cluster), slog.Int("tasks", len(arns)))
+				continue
+			}
+			l.deliver(tasks, missing)
+		}
+		if failed {
 			delay = min(delay*2, l.cfg.PollInterval*maxPollBackoff)
-			l.logger.WarnContext(ctx, "ecs: task status poll failed", slog.String("error", err.Error()),
-				slog.Int("tasks", len(arns)), slog.Duration("next_poll", delay))
 			continue
 		}
 		delay = l.cfg.PollInterval
-		l.deliver(tasks, missing)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ferryhq/ferry/agent/internal/launch"
+	"github.com/ferryhq/ferry/internal/ecstask"
 	"github.com/ferryhq/ferry/internal/secretref"
 )
 
@@ -36,9 +37,9 @@ type plan struct {
 	memory   string
 }
 
-// planJob turns job into a [plan]. Its errors wrap [launch.ErrInvalidJob].
-func (l *Launcher) planJob(job launch.Job) (plan, error) {
-	tc := l.cfg.Task
+// planJob turns job, placed by tc, into a [plan]. Its errors wrap
+// [launch.ErrInvalidJob].
+func (l *Launcher) planJob(job launch.Job, tc TaskConfig) (plan, error) {
 	args, err := launch.RenderArgs(job.Command, job.ParametersJSON)
 	if err != nil {
 		return plan{}, err
@@ -55,7 +56,7 @@ func (l *Launcher) planJob(job launch.Job) (plan, error) {
 		}
 		p.env = append(p.env, types.KeyValuePair{Name: aws.String(k), Value: aws.String(v)})
 	}
-	if err := l.planResources(&p, job.Container); err != nil {
+	if err := planResources(&p, tc, job.Container); err != nil {
 		return plan{}, err
 	}
 	if tc.TaskDefinition != "" {
@@ -73,7 +74,7 @@ func (l *Launcher) planJob(job launch.Job) (plan, error) {
 		return plan{}, fmt.Errorf("%w: image is empty", launch.ErrInvalidJob)
 	}
 	def := types.ContainerDefinition{
-		Name:        aws.String(tc.containerName()),
+		Name:        aws.String(tc.EffectiveContainerName()),
 		Image:       aws.String(job.Image),
 		Essential:   aws.Bool(true),
 		Secrets:     secrets,
@@ -83,7 +84,7 @@ func (l *Launcher) planJob(job launch.Job) (plan, error) {
 			Options: map[string]string{
 				"awslogs-group":         tc.LogGroup,
 				"awslogs-region":        l.cfg.AWS.Region,
-				"awslogs-stream-prefix": tc.streamPrefix(),
+				"awslogs-stream-prefix": tc.EffectiveStreamPrefix(),
 			},
 		},
 	}
@@ -95,7 +96,7 @@ func (l *Launcher) planJob(job launch.Job) (plan, error) {
 	}
 	in := &ecs.RegisterTaskDefinitionInput{
 		ContainerDefinitions: []types.ContainerDefinition{def},
-		NetworkMode:          types.NetworkMode(tc.networkMode()),
+		NetworkMode:          types.NetworkMode(tc.EffectiveNetworkMode()),
 	}
 	if tc.CPU > 0 {
 		in.Cpu = aws.String(itoa(tc.CPU))
@@ -103,7 +104,7 @@ func (l *Launcher) planJob(job launch.Job) (plan, error) {
 	if tc.Memory > 0 {
 		in.Memory = aws.String(itoa(tc.Memory))
 	}
-	if tc.fargate() {
+	if tc.Fargate() {
 		in.RequiresCompatibilities = []types.Compatibility{types.CompatibilityFargate}
 	}
 	if tc.TaskRoleARN != "" {
@@ -123,7 +124,7 @@ func (l *Launcher) planJob(job launch.Job) (plan, error) {
 		return plan{}, fmt.Errorf("encode task definition: %w", err)
 	}
 	sum := sha256.Sum256(content)
-	p.family = tc.familyPrefix() + hex.EncodeToString(sum[:10])
+	p.family = tc.EffectiveFamilyPrefix() + hex.EncodeToString(sum[:10])
 	in.Family = aws.String(p.family)
 	p.register = in
 	return p, nil
@@ -131,11 +132,10 @@ func (l *Launcher) planJob(job launch.Job) (plan, error) {
 
 // planResources sets the task-level cpu and memory overrides that the job's
 // container settings ask for.
-func (l *Launcher) planResources(p *plan, c launch.Container) error {
+func planResources(p *plan, tc TaskConfig, c launch.Container) error {
 	if c.MilliCPUs == 0 && c.MemoryBytes == 0 {
 		return nil
 	}
-	tc := l.cfg.Task
 	cpu, memory := tc.CPU, tc.Memory
 	if c.MilliCPUs > 0 {
 		cpu = int32(int64(c.MilliCPUs) * 1024 / 1000)
@@ -143,7 +143,7 @@ func (l *Launcher) planResources(p *plan, c launch.Container) error {
 	if c.MemoryBytes > 0 {
 		memory = int32(c.MemoryBytes >> 20)
 	}
-	if err := checkResources(tc.fargate(), cpu, memory); err != nil {
+	if err := ecstask.CheckResources(tc.Fargate(), cpu, memory); err != nil {
 		return fmt.Errorf("%w: %w", launch.ErrInvalidJob, err)
 	}
 	p.cpu, p.memory = itoa(cpu), itoa(memory)
