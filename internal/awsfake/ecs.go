@@ -2,7 +2,9 @@ package awsfake
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -41,10 +43,11 @@ const (
 
 // ECS is a fake of the Amazon ECS task operations. Tasks start RUNNING and
 // stay so until a test ends them ([ECS.Exit], [ECS.OOM], [ECS.Interrupt],
-// [ECS.Lose]) or StopTask is called. Requests are checked against the
-// real API's required fields and value ranges; a bad one fails with
-// InvalidParameterException or ClientException. It is safe for concurrent
-// use.
+// [ECS.Lose]), a script ends them ([ECS.Script]) or StopTask is called.
+// Tasks belong to the cluster RunTask named and are seen only there.
+// Requests are checked against the real API's required fields and value
+// ranges; a bad one fails with InvalidParameterException or ClientException
+// and is recorded ([Server.InvalidRequests]). It is safe for concurrent use.
 type ECS struct {
 	logs *Logs
 
@@ -58,6 +61,7 @@ type ECS struct {
 	pullFail    map[string]string              // image -> CannotPullContainerError message
 	capacity    int                            // next tasks that stop for want of capacity
 	runTaskSlow time.Duration
+	script      func(ECSTask) TaskScript // nil: tasks run until ended by the test
 }
 
 // NewECS registers an ECS fake on s and returns it. logs, when not nil,
@@ -90,6 +94,7 @@ func NewECS(s *Server, logs *Logs) *ECS {
 // ECSTask is a snapshot of a task of the fake.
 type ECSTask struct {
 	ARN            string
+	Cluster        string // the cluster's name
 	TaskDefinition string
 	StartedBy      string
 	Group          string
@@ -102,6 +107,9 @@ type ECSTask struct {
 	Environment map[string]string
 	// LogStream is the task's awslogs stream, or empty.
 	LogGroup, LogStream string
+	// CPU and Memory are the task's size, as the task definition or the
+	// overrides of RunTask set it.
+	CPU, Memory string
 }
 
 // Tasks returns every task the fake holds, lost ones excepted, in creation
@@ -115,14 +123,112 @@ func (e *ECS) Tasks() []ECSTask {
 		if !ok {
 			continue
 		}
-		out = append(out, ECSTask{
-			ARN: t.TaskArn, TaskDefinition: t.TaskDefinitionArn, StartedBy: t.StartedBy, Group: t.Group,
-			LastStatus: t.LastStatus, StopCode: t.StopCode, StoppedReason: t.StoppedReason,
-			Tags: tagMap(t.Tags), Command: t.command, Environment: t.env,
-			LogGroup: t.logGroup, LogStream: t.logStream,
-		})
+		out = append(out, t.public())
 	}
 	return out
+}
+
+// public returns the test's view of t. e.mu must be held.
+func (t *ecsTask) public() ECSTask {
+	return ECSTask{
+		ARN: t.TaskArn, Cluster: clusterName(t.ClusterArn), TaskDefinition: t.TaskDefinitionArn,
+		StartedBy: t.StartedBy, Group: t.Group,
+		LastStatus: t.LastStatus, StopCode: t.StopCode, StoppedReason: t.StoppedReason,
+		Tags: tagMap(t.Tags), Command: slices.Clone(t.command), Environment: maps.Clone(t.env),
+		LogGroup: t.logGroup, LogStream: t.logStream, CPU: t.Cpu, Memory: t.Memory,
+	}
+}
+
+// clusterName returns the name of a cluster given by name or ARN; empty
+// means the default cluster, as in ECS.
+func clusterName(ref string) string {
+	if _, rest, ok := strings.Cut(ref, ":cluster/"); ok {
+		return rest
+	}
+	if ref == "" {
+		return "default"
+	}
+	return ref
+}
+
+// TaskEnd is how a scripted task ends; see [TaskScript].
+type TaskEnd int
+
+const (
+	// EndNever leaves the task running until StopTask or the test ends it.
+	EndNever TaskEnd = iota
+	// EndExit stops the task as if its essential container exited with
+	// [TaskScript.ExitCode].
+	EndExit
+	// EndOOM stops the task as [ECS.OOM] does.
+	EndOOM
+	// EndInterrupt stops the task as [ECS.Interrupt] does.
+	EndInterrupt
+	// EndCapacity stops the task without an exit code, as ECS stops one
+	// that found no capacity ([CapacityReason]).
+	EndCapacity
+)
+
+// TaskScript is what a task does once RunTask has started it; see
+// [ECS.Script]. The zero value leaves the task running and silent.
+type TaskScript struct {
+	// Lines are written to the task's log stream one at a time, Interval
+	// apart, the first Interval after the start. Writing stops if the task
+	// is stopped meanwhile.
+	Lines    []string
+	Interval time.Duration
+	// Hold is how long the task goes on running after its last line before
+	// it ends as End says.
+	Hold time.Duration
+	End  TaskEnd
+	// ExitCode is the essential container's exit code under [EndExit].
+	ExitCode int
+}
+
+// Script makes each task that RunTask starts from now on play what script
+// returns for it, on a goroutine of its own: script sees the task as it was
+// created (command, environment and tags included) and should return
+// quickly. A task that stops at once (a capacity or pull failure) plays
+// nothing. nil stops scripting new tasks.
+func (e *ECS) Script(script func(ECSTask) TaskScript) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.script = script
+}
+
+// play runs sc for the task arn.
+func (e *ECS) play(arn string, group, stream string, sc TaskScript) {
+	// write appends a line unless the task has stopped; under e.mu, so that
+	// no line follows a stop.
+	write := func(line string) bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if t, ok := e.tasks[arn]; !ok || t.LastStatus != "RUNNING" {
+			return false
+		}
+		if e.logs != nil && stream != "" {
+			e.logs.Append(group, stream, line)
+		}
+		return true
+	}
+	for _, line := range sc.Lines {
+		time.Sleep(sc.Interval)
+		if !write(line) {
+			return
+		}
+	}
+	time.Sleep(sc.Hold)
+	// An error means the task was stopped or lost meanwhile: nothing to end.
+	switch sc.End {
+	case EndExit:
+		_ = e.Exit(arn, sc.ExitCode)
+	case EndOOM:
+		_ = e.OOM(arn)
+	case EndInterrupt:
+		_ = e.Interrupt(arn)
+	case EndCapacity:
+		_ = e.end(arn, nil, "", "TaskFailedToStart", CapacityReason)
+	}
 }
 
 // Exit stops a running task as if its essential container exited with code.
@@ -263,12 +369,20 @@ var (
 	validNetworks = map[string]bool{"bridge": true, "host": true, "awsvpc": true, "none": true}
 )
 
+// invalidParam and clientErr refuse a request that is invalid for the real
+// API whatever the state; the server records it ([Server.InvalidRequests]).
 func invalidParam(format string, args ...any) error {
-	return &APIError{Type: "InvalidParameterException", Message: fmt.Sprintf(format, args...)}
+	return &APIError{Type: "InvalidParameterException", Message: fmt.Sprintf(format, args...), invalid: true}
 }
 
 func clientErr(format string, args ...any) error {
-	return &APIError{Type: "ClientException", Message: fmt.Sprintf(format, args...)}
+	return &APIError{Type: "ClientException", Message: fmt.Sprintf(format, args...), invalid: true}
+}
+
+// refused refuses a valid request because of the state of the resources it
+// names, such as a task that does not exist.
+func refused(typ, format string, args ...any) error {
+	return &APIError{Type: typ, Message: fmt.Sprintf(format, args...)}
 }
 
 func (e *ECS) registerTaskDefinition(_ context.Context, call Call) (any, error) {
@@ -370,7 +484,7 @@ func (e *ECS) describeTaskDefinition(_ context.Context, call Call) (any, error) 
 	defer e.mu.Unlock()
 	td, ok := e.findTaskDefinition(in.TaskDefinition)
 	if !ok {
-		return nil, clientErr("Unable to describe task definition.")
+		return nil, refused("ClientException", "Unable to describe task definition.")
 	}
 	return map[string]any{"taskDefinition": td}, nil
 }
@@ -452,6 +566,8 @@ type ecsTask struct {
 	CreatedAt         float64        `json:"createdAt"`
 	StartedAt         float64        `json:"startedAt,omitempty"`
 	StoppedAt         float64        `json:"stoppedAt,omitempty"`
+	Cpu               string         `json:"cpu,omitempty"`
+	Memory            string         `json:"memory,omitempty"`
 	Containers        []ecsContainer `json:"containers"`
 	Tags              []ecsTag       `json:"tags,omitempty"`
 
@@ -496,11 +612,26 @@ func (e *ECS) runTask(ctx context.Context, call Call) (any, error) {
 	}
 
 	e.mu.Lock()
-	out, err := e.createTasks(call.Region, in, count)
+	out, created, err := e.createTasks(call.Region, in, count)
 	slow := e.runTaskSlow
+	type play struct {
+		arn, group, stream string
+		script             TaskScript
+	}
+	var plays []play
+	if e.script != nil {
+		for _, arn := range created {
+			if t := e.tasks[arn]; t.LastStatus == "RUNNING" {
+				plays = append(plays, play{arn, t.logGroup, t.logStream, e.script(t.public())})
+			}
+		}
+	}
 	e.mu.Unlock()
 	if err != nil {
 		return nil, err
+	}
+	for _, p := range plays {
+		go e.play(p.arn, p.group, p.stream, p.script)
 	}
 	if slow > 0 {
 		t := time.NewTimer(slow)
@@ -550,34 +681,31 @@ func checkRunTask(in runTaskInput) error {
 	return checkTags(in.Tags)
 }
 
-// createTasks answers a checked RunTask. e.mu must be held.
-func (e *ECS) createTasks(region string, in runTaskInput, count int) (any, error) {
+// createTasks answers a checked RunTask, and returns the ARNs of the tasks
+// it created. e.mu must be held.
+func (e *ECS) createTasks(region string, in runTaskInput, count int) (any, []string, error) {
 	td, ok := e.findTaskDefinition(in.TaskDefinition)
 	if !ok {
-		return nil, invalidParam("TaskDefinition not found.")
+		return nil, nil, refused("InvalidParameterException", "TaskDefinition not found.")
 	}
 	fargate := in.LaunchType == "FARGATE" || len(in.CapacityProviderStrategy) > 0
 	if (td.NetworkMode == "awsvpc" || fargate) &&
 		(in.NetworkConfiguration == nil || in.NetworkConfiguration.AwsvpcConfiguration == nil) {
-		return nil, invalidParam("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+		return nil, nil, invalidParam("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
 	}
-	cluster := in.Cluster
-	if cluster == "" {
-		cluster = "default"
+	if err := checkOverrides(td, in); err != nil {
+		return nil, nil, err
 	}
-	clusterName := cluster
-	if _, rest, ok := strings.Cut(cluster, ":cluster/"); ok {
-		clusterName = rest
-	}
+	clusterName := clusterName(in.Cluster)
 	if in.ClientToken != "" {
 		if arns, ok := e.tokens[in.ClientToken]; ok {
-			return e.runTaskOutput(arns, nil), nil
+			return e.runTaskOutput(arns, nil), nil, nil
 		}
 	}
 	if len(e.placement) > 0 {
 		reason := e.placement[0]
 		e.placement = e.placement[1:]
-		return e.runTaskOutput(nil, []map[string]string{{"arn": "arn:aws:ecs:" + region + ":" + AccountID + ":container-instance/" + clusterName, "reason": reason}}), nil
+		return e.runTaskOutput(nil, []map[string]string{{"arn": "arn:aws:ecs:" + region + ":" + AccountID + ":container-instance/" + clusterName, "reason": reason}}), nil, nil
 	}
 
 	var arns []string
@@ -595,6 +723,8 @@ func (e *ECS) createTasks(region string, in runTaskInput, count int) (any, error
 			DesiredStatus:     "RUNNING",
 			CreatedAt:         epochSeconds(time.Now()),
 			StartedAt:         epochSeconds(time.Now()),
+			Cpu:               td.Cpu,
+			Memory:            td.Memory,
 			Tags:              in.Tags,
 			family:            td.Family,
 			env:               map[string]string{},
@@ -609,6 +739,12 @@ func (e *ECS) createTasks(region string, in runTaskInput, count int) (any, error
 			})
 		}
 		e.applyOverrides(t, td, in)
+		if in.Overrides != nil && in.Overrides.Cpu != "" {
+			t.Cpu = in.Overrides.Cpu
+		}
+		if in.Overrides != nil && in.Overrides.Memory != "" {
+			t.Memory = in.Overrides.Memory
+		}
 		e.startLogs(t, td, id)
 		if msg, ok := e.pullFail[td.ContainerDefinitions[0].Image]; ok {
 			reason := "CannotPullContainerError: " + msg
@@ -624,7 +760,35 @@ func (e *ECS) createTasks(region string, in runTaskInput, count int) (any, error
 	if in.ClientToken != "" {
 		e.tokens[in.ClientToken] = arns
 	}
-	return e.runTaskOutput(arns, nil), nil
+	return e.runTaskOutput(arns, nil), arns, nil
+}
+
+// maxOverrideBytes is the most characters the overrides of one RunTask may
+// take, as JSON.
+const maxOverrideBytes = 8192
+
+// checkOverrides checks RunTask's overrides against the task definition:
+// each container override names a container of it, environment entries
+// have names, and the whole fits ECS's size limit.
+func checkOverrides(td ecsTaskDefinition, in runTaskInput) error {
+	o := in.Overrides
+	if o == nil {
+		return nil
+	}
+	if b, err := json.Marshal(o); err == nil && len(b) > maxOverrideBytes {
+		return invalidParam("Container Overrides length must be at most %d", maxOverrideBytes)
+	}
+	for _, co := range o.ContainerOverrides {
+		if !slices.ContainsFunc(td.ContainerDefinitions, func(c ecsContainerDefinition) bool { return c.Name == co.Name }) {
+			return invalidParam("Override for container named %s is not a container in the TaskDefinition.", co.Name)
+		}
+		for _, kv := range co.Environment {
+			if kv.Name == "" {
+				return invalidParam("Environment variable names in container overrides must not be empty.")
+			}
+		}
+	}
+	return nil
 }
 
 func (e *ECS) applyOverrides(t *ecsTask, td ecsTaskDefinition, in runTaskInput) {
@@ -688,7 +852,13 @@ func (e *ECS) describeTasks(_ context.Context, call Call) (any, error) {
 	if len(in.Tasks) == 0 || len(in.Tasks) > 100 {
 		return nil, invalidParam("Tasks cannot be empty and can have at most 100 entries.")
 	}
+	for _, f := range in.Include {
+		if f != "TAGS" {
+			return nil, invalidParam("include %q is not valid.", f)
+		}
+	}
 	tags := slices.Contains(in.Include, "TAGS")
+	cluster := clusterName(in.Cluster)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -696,7 +866,7 @@ func (e *ECS) describeTasks(_ context.Context, call Call) (any, error) {
 	failures := []map[string]string{}
 	for _, arn := range in.Tasks {
 		t, ok := e.tasks[arn]
-		if !ok {
+		if !ok || clusterName(t.ClusterArn) != cluster {
 			failures = append(failures, map[string]string{"arn": arn, "reason": "MISSING"})
 			continue
 		}
@@ -727,8 +897,8 @@ func (e *ECS) stopTask(_ context.Context, call Call) (any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t, ok := e.tasks[in.Task]
-	if !ok {
-		return nil, invalidParam("The referenced task was not found.")
+	if !ok || clusterName(t.ClusterArn) != clusterName(in.Cluster) {
+		return nil, refused("InvalidParameterException", "The referenced task was not found.")
 	}
 	if t.LastStatus != "STOPPED" {
 		code := 143
@@ -772,12 +942,13 @@ func (e *ECS) listTasks(_ context.Context, call Call) (any, error) {
 		start = n
 	}
 
+	cluster := clusterName(in.Cluster)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var arns []string
 	for _, arn := range e.order {
 		t, ok := e.tasks[arn]
-		if !ok || t.DesiredStatus != want ||
+		if !ok || t.DesiredStatus != want || clusterName(t.ClusterArn) != cluster ||
 			in.StartedBy != "" && t.StartedBy != in.StartedBy ||
 			in.Family != "" && t.family != in.Family {
 			continue

@@ -84,11 +84,11 @@ func (l *Logs) getLogEvents(_ context.Context, call Call) (any, error) {
 	if err := decode(call.Body, &in); err != nil {
 		return nil, err
 	}
-	if in.LogStreamName == "" || len(in.LogStreamName) > 512 || len(in.LogGroupName) > 512 {
-		return nil, &APIError{Type: "InvalidParameterException", Message: "logStreamName must be 1-512 characters."}
+	if in.LogStreamName == "" || len(in.LogStreamName) > 512 || in.LogGroupName == "" || len(in.LogGroupName) > 512 {
+		return nil, invalidLogs("logGroupName and logStreamName must be 1-512 characters.")
 	}
 	if in.Limit != nil && (*in.Limit < 1 || *in.Limit > 10000) {
-		return nil, &APIError{Type: "InvalidParameterException", Message: "limit must be between 1 and 10000."}
+		return nil, invalidLogs("limit must be between 1 and 10000.")
 	}
 	limit := getLogEventsPage
 	if in.Limit != nil {
@@ -105,7 +105,7 @@ func (l *Logs) getLogEvents(_ context.Context, call Call) (any, error) {
 	if in.NextToken != "" {
 		n, err := strconv.Atoi(strings.TrimPrefix(in.NextToken, "f/"))
 		if err != nil || !strings.HasPrefix(in.NextToken, "f/") || n < 0 || n > len(events) {
-			return nil, &APIError{Type: "InvalidParameterException", Message: "The specified nextToken is invalid."}
+			return nil, invalidLogs("The specified nextToken is invalid.")
 		}
 		start = n
 	} else if !in.StartFromHead {
@@ -129,8 +129,7 @@ func (l *Logs) putLogEvents(_ context.Context, call Call) (any, error) {
 		return nil, err
 	}
 	if in.LogGroupName == "" || in.LogStreamName == "" || len(in.LogEvents) == 0 || len(in.LogEvents) > 10000 {
-		return nil, &APIError{Type: "InvalidParameterException",
-			Message: "logGroupName, logStreamName and 1-10000 logEvents are required."}
+		return nil, invalidLogs("logGroupName, logStreamName and 1-10000 logEvents are required.")
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -144,4 +143,10 @@ func (l *Logs) putLogEvents(_ context.Context, call Call) (any, error) {
 		l.streams[key] = append(l.streams[key], ev)
 	}
 	return map[string]any{}, nil
+}
+
+// invalidLogs refuses a request that is invalid for the real API whatever
+// the state; the server records it ([Server.InvalidRequests]).
+func invalidLogs(msg string) error {
+	return &APIError{Type: "InvalidParameterException", Message: msg, invalid: true}
 }

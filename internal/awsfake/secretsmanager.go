@@ -147,7 +147,7 @@ func (m *SecretsManager) getSecretValue(_ context.Context, call Call) (any, erro
 		return nil, err
 	}
 	if in.SecretId == "" {
-		return nil, &APIError{Type: "ValidationException",
+		return nil, &APIError{Type: "ValidationException", invalid: true,
 			Message: "1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null"}
 	}
 

@@ -10,7 +10,11 @@
 // [NewLogs] those of Amazon ECS tasks and CloudWatch Logs. Another service is
 // added by registering a Service with its own operations. Faults (errors
 // such as throttling, and delays) are injected per target with
-// [Server.Inject].
+// [Server.Inject]. Requests the real API would refuse (a missing required
+// field, a value out of range) are answered as AWS answers them and
+// recorded, so that a test can assert the SDK sent none
+// ([Server.InvalidRequests]). What an ECS task does once started can be
+// scripted per task ([ECS.Script]).
 //
 // The fake checks each request's SigV4 credential scope (access key,
 // region, service) but not the signature itself. It must only ever listen on
@@ -24,6 +28,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -92,6 +97,24 @@ type APIError struct {
 	Type string
 	// Message is the human-readable message; it may be empty.
 	Message string
+
+	// invalid marks the answer to a request that the real API would refuse
+	// whatever the state of its resources (a missing required field, a value
+	// out of range); the server records such requests, see
+	// [Server.InvalidRequests].
+	invalid bool
+}
+
+// InvalidRequest is a request the server refused as the real API would
+// refuse it whatever the state of its resources: not the AWS JSON protocol,
+// not signed for the service, or with a field missing or out of range.
+type InvalidRequest struct {
+	// Target is the request's X-Amz-Target header.
+	Target string
+	// Body is the request body, empty when it could not be read.
+	Body []byte
+	// Error is the error the server answered with.
+	Error string
 }
 
 // Error returns the type and message.
@@ -123,6 +146,7 @@ type Server struct {
 	services  map[string]Service // by TargetPrefix
 	faults    []*Fault
 	calls     []Call
+	invalid   []InvalidRequest
 	accessKey string
 }
 
@@ -177,6 +201,27 @@ func (s *Server) Calls(target string) []Call {
 	return out
 }
 
+// InvalidRequests returns the requests the server refused as invalid for
+// the real API, in order. A test driving the fake through the real SDK
+// expects none: each one is a request AWS itself would have refused.
+// Refusals that depend on state (a task or secret that does not exist) and
+// injected faults are not included.
+func (s *Server) InvalidRequests() []InvalidRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.invalid)
+}
+
+// recordInvalid keeps the request of an answer marked invalid.
+func (s *Server) recordInvalid(target string, body []byte, e *APIError) {
+	if !e.invalid {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invalid = append(s.invalid, InvalidRequest{Target: target, Body: body, Error: e.Error()})
+}
+
 // Config returns an SDK configuration that reaches this server with the
 // static test credentials in [Region].
 func (s *Server) Config() aws.Config {
@@ -210,6 +255,8 @@ func testCredentials() aws.CredentialsProvider {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	call, svc, op, apiErr := s.readCall(r)
 	if apiErr != nil {
+		apiErr.invalid = true
+		s.recordInvalid(r.Header.Get("X-Amz-Target"), call.Body, apiErr)
 		writeError(w, apiErr)
 		return
 	}
@@ -239,6 +286,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			apiErr = &APIError{Status: http.StatusInternalServerError, Type: "InternalFailure", Message: err.Error()}
 		}
+		s.recordInvalid(call.Target, call.Body, apiErr)
 		writeError(w, apiErr)
 		return
 	}
@@ -352,7 +400,7 @@ func writeError(w http.ResponseWriter, e *APIError) {
 // does.
 func decode(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return &APIError{Type: "SerializationException", Message: err.Error()}
+		return &APIError{Type: "SerializationException", Message: err.Error(), invalid: true}
 	}
 	return nil
 }

@@ -107,7 +107,7 @@ func (p *SSM) getParameter(_ context.Context, call Call) (any, error) {
 	}
 	name, selector, hasSelector := strings.Cut(in.Name, ":")
 	if name == "" {
-		return nil, &APIError{Type: "ValidationException",
+		return nil, &APIError{Type: "ValidationException", invalid: true,
 			Message: "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must have length greater than or equal to 1"}
 	}
 

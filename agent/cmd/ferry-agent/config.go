@@ -107,6 +107,9 @@ type ecsSettings struct {
 	region string
 	// endpoint, when set, replaces AWS's endpoints; for tests only.
 	endpoint string
+	// pollInterval, logInterval and callTimeout tune the launcher; zero
+	// keeps the defaults of [ecs.Config].
+	pollInterval, logInterval, callTimeout time.Duration
 	// file locates the section's keys for messages.
 	file *configFile
 }
@@ -131,6 +134,14 @@ func (s ecsSettings) validate() error {
 		u, err := url.Parse(s.endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return s.keyErr("endpoint", fmt.Sprintf("%q is not an http or https URL", s.endpoint))
+		}
+	}
+	for _, d := range []struct {
+		key   string
+		value time.Duration
+	}{{"poll_interval", s.pollInterval}, {"log_interval", s.logInterval}, {"call_timeout", s.callTimeout}} {
+		if d.value < 0 {
+			return s.keyErr(d.key, fmt.Sprintf("%s is negative", d.value))
 		}
 	}
 	err := s.task.Validate()
@@ -350,11 +361,14 @@ func (c *config) applyFile(f *configFile) error {
 	}
 	if e := f.ECS; e != nil {
 		c.ecs = ecsSettings{
-			configured: true,
-			accountID:  e.AccountID,
-			region:     e.Region,
-			endpoint:   e.Endpoint,
-			file:       f,
+			configured:   true,
+			accountID:    e.AccountID,
+			region:       e.Region,
+			endpoint:     e.Endpoint,
+			file:         f,
+			pollInterval: e.PollInterval,
+			logInterval:  e.LogInterval,
+			callTimeout:  e.CallTimeout,
 			task: ecs.TaskConfig{
 				Cluster:          e.Cluster,
 				LaunchType:       e.LaunchType,

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -84,6 +85,11 @@ type ecsFile struct {
 	ContainerName     string                 `yaml:"container_name"`
 	FamilyPrefix      string                 `yaml:"family_prefix"`
 	Tags              map[string]string      `yaml:"tags"`
+	// PollInterval, LogInterval and CallTimeout tune the launcher; zero
+	// keeps the defaults of [ecs.Config].
+	PollInterval time.Duration `yaml:"poll_interval"`
+	LogInterval  time.Duration `yaml:"log_interval"`
+	CallTimeout  time.Duration `yaml:"call_timeout"`
 }
 
 type capacityProviderFile struct {

@@ -113,6 +113,10 @@ func newECSLauncher(ctx context.Context, c config, logger *slog.Logger) (*ecs.La
 		Task:      c.ecs.task,
 		AgentName: c.name,
 		Logger:    logger,
+
+		PollInterval: c.ecs.pollInterval,
+		LogInterval:  c.ecs.logInterval,
+		CallTimeout:  c.ecs.callTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ecs launcher: %w", err)

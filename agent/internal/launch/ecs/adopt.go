@@ -39,6 +39,9 @@ func (l *Launcher) Survivors(ctx context.Context) ([]launch.Survivor, error) {
 		// The job's timeout runs from RunTask, which is the task's creation.
 		s.StartedAt = aws.ToTime(t.CreatedAt)
 		s.Ended = aws.ToString(t.LastStatus) == "STOPPED"
+		if s.Ended {
+			l.stoppedSeen.Store(s.InfrastructureID, struct{}{})
+		}
 		out = append(out, s)
 	}
 	return out, nil

@@ -38,5 +38,6 @@
 // A RunTask that fails without an answer may have started the task, so the
 // task is looked for by startedBy and tags before anything else is tried; a
 // run is never launched twice. A restarted agent finds its tasks again by
-// their startedBy prefix and tags ([Launcher.Survivors]).
+// their startedBy prefix and tags ([Launcher.Survivors]), and stops those of
+// runs the control plane no longer leases to it ([Launcher.Remove]).
 package ecs
