@@ -83,3 +83,12 @@ DELETE FROM login_failures WHERE account_key = @account_key;
 
 -- name: LoginFailurePrune :execrows
 DELETE FROM login_failures WHERE fail_time < @before::timestamptz;
+
+-- name: MembershipListWorkspacesByUser :many
+-- MembershipListWorkspacesByUser lists the workspaces a user is a member
+-- of, with the user's role, by workspace name; the memberships primary key
+-- (user_id, workspace_id) finds the rows.
+SELECT w.id, w.name, w.display_name, w.create_time, m.role
+FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+WHERE m.user_id = @user_id
+ORDER BY w.name;

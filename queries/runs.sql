@@ -44,16 +44,90 @@ SELECT * FROM runs WHERE id = ANY(@ids::uuid[]);
 SELECT * FROM runs WHERE id = ANY(@ids::uuid[]) ORDER BY id FOR UPDATE;
 
 -- name: RunList :many
+-- RunList returns a page of a workspace's runs, newest first, after the
+-- (cursor_time, cursor_id) keyset cursor. Each filter reads "unset OR
+-- condition", so one statement serves every combination; it must be planned
+-- for its actual parameters (store.Store.ReadPlanned), which folds the
+-- unset filters away and lets the planner pick the index that fits what is
+-- left (see 0009_run_listing.sql). A single state comes as state, not in
+-- states: an equality keeps runs_state_list_idx in create-time order, which
+-- = ANY() over a non-leading column does not. Several states come in states
+-- only with a tag filter, where the planner must be free to start from the
+-- tag index; without one, RunListStates serves them.
 SELECT * FROM runs r
 WHERE r.workspace_id = @workspace_id
+  AND (sqlc.narg(state)::text IS NULL OR r.state = sqlc.narg(state))
   AND (cardinality(@states::text[]) = 0 OR r.state = ANY(@states::text[]))
   AND (sqlc.narg(deployment_id)::uuid IS NULL OR r.deployment_id = sqlc.narg(deployment_id))
+  AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+  AND (NOT @late_only::boolean
+       OR (r.state = 'SCHEDULED' AND r.state_name = 'Scheduled'
+           AND r.expected_start_time <= @late_before::timestamptz))
   AND (sqlc.narg(created_after)::timestamptz IS NULL OR r.create_time >= sqlc.narg(created_after))
   AND (sqlc.narg(created_before)::timestamptz IS NULL OR r.create_time < sqlc.narg(created_before))
   AND (sqlc.narg(cursor_time)::timestamptz IS NULL
        OR (r.create_time, r.id) < (sqlc.narg(cursor_time)::timestamptz, sqlc.narg(cursor_id)::uuid))
 ORDER BY r.create_time DESC, r.id DESC
 LIMIT @page_limit;
+
+-- name: RunListStates :many
+-- RunListStates is RunList for runs in any of several states. It reads the
+-- newest page_limit runs of each state in index order (runs_state_list_idx
+-- or runs_deployment_state_idx, one short ordered scan per state) and
+-- merges them, so it never sorts all the runs of a common state. Plan it
+-- for its parameters, as RunList.
+SELECT r.* FROM unnest(@states::text[]) AS s (state)
+CROSS JOIN LATERAL (
+    SELECT * FROM runs r
+    WHERE r.workspace_id = @workspace_id
+      AND r.state = s.state
+      AND (sqlc.narg(deployment_id)::uuid IS NULL OR r.deployment_id = sqlc.narg(deployment_id))
+      AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+      AND (NOT @late_only::boolean
+           OR (r.state = 'SCHEDULED' AND r.state_name = 'Scheduled'
+               AND r.expected_start_time <= @late_before::timestamptz))
+      AND (sqlc.narg(created_after)::timestamptz IS NULL OR r.create_time >= sqlc.narg(created_after))
+      AND (sqlc.narg(created_before)::timestamptz IS NULL OR r.create_time < sqlc.narg(created_before))
+      AND (sqlc.narg(cursor_time)::timestamptz IS NULL
+           OR (r.create_time, r.id) < (sqlc.narg(cursor_time)::timestamptz, sqlc.narg(cursor_id)::uuid))
+    ORDER BY r.create_time DESC, r.id DESC
+    LIMIT @page_limit
+) r
+ORDER BY r.create_time DESC, r.id DESC
+LIMIT @page_limit;
+
+-- name: RunCountByBucket :many
+-- RunCountByBucket counts a workspace's runs created in [start_time,
+-- end_time) by bucket (each bucket_seconds wide, the first starting at
+-- start_time) and by their state now. Naming every state lets
+-- runs_state_list_idx serve it with one range per state, reading only the
+-- window.
+SELECT date_bin(make_interval(secs => @bucket_seconds::bigint), r.create_time,
+                @start_time::timestamptz)::timestamptz AS bucket_start,
+       r.state, count(*) AS runs
+FROM runs r
+WHERE r.workspace_id = @workspace_id
+  AND r.state IN ('SCHEDULED', 'PENDING', 'RUNNING', 'COMPLETED',
+                  'FAILED', 'CRASHED', 'CANCELLING', 'CANCELLED')
+  AND r.create_time >= @start_time AND r.create_time < @end_time::timestamptz
+GROUP BY 1, 2;
+
+-- name: RunCountLate :one
+-- RunCountLate counts the runs that are Late at late_before plus the
+-- late-after margin: SCHEDULED, not awaiting a retry, expected to start at
+-- or before late_before. It reads runs_late_idx alone.
+SELECT count(*) FROM runs
+WHERE workspace_id = @workspace_id
+  AND state = 'SCHEDULED' AND state_name = 'Scheduled'
+  AND expected_start_time <= @late_before::timestamptz;
+
+-- name: RunCountFailedBetween :one
+-- RunCountFailedBetween counts the runs that ended FAILED or CRASHED after
+-- since and at or before until. It reads runs_failed_end_idx alone.
+SELECT count(*) FROM runs
+WHERE workspace_id = @workspace_id
+  AND state IN ('FAILED', 'CRASHED')
+  AND end_time > @since::timestamptz AND end_time <= @until::timestamptz;
 
 -- name: RunExpiredLeases :many
 -- RunExpiredLeases lists runs whose offer or lease ended before now.

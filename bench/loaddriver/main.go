@@ -13,6 +13,9 @@
 //	docker_launch_overhead_p50_ms  a Ferry run of a no-op container less
 //	                            `docker run --rm` of it (needs dockerd)
 //	cheap_read_calls_per_s      RunService/GetRun, concurrent callers
+//	ui_list_runs_first_page_p50_ms  ListRuns, first page, 1,000,000 runs
+//	ui_list_runs_filter_change_p50_ms  ListRuns after a filter change
+//	ui_run_stats_p50_ms         GetRunStats, last 24 h by hour
 //
 // Lines starting with "#" describe the machine and the settings. The driver
 // runs on the same machine as the server and competes with it for CPU.
@@ -67,9 +70,10 @@ type config struct {
 }
 
 // allPhases lists the phases in the order they run: memory first, on a
-// server that has done little else, and bulk creation last, so the runs it
-// leaves waiting do not weigh on the others.
-var allPhases = []string{"memory", "latency", "e2e", "logs", "docker", "authz", "create"}
+// server that has done little else, then bulk creation, so the runs it
+// leaves waiting do not weigh on the others, and ui last, since its
+// 1,000,000 runs would.
+var allPhases = []string{"memory", "latency", "e2e", "logs", "docker", "authz", "create", "ui"}
 
 func main() {
 	var cfg config
@@ -220,6 +224,7 @@ var phaseFuncs = map[string]func(context.Context, *env) error{
 	"docker":  dockerPhase,
 	"authz":   authzPhase,
 	"create":  createPhase,
+	"ui":      uiPhase,
 }
 
 // selectPhases parses the -phases flag, keeping the canonical order.

@@ -58,7 +58,8 @@ func TestSelectPhases(t *testing.T) {
 	}{
 		{list: "create,memory", want: []string{"memory", "create"}},
 		{list: " logs , latency ,", want: []string{"latency", "logs"}},
-		{list: "memory,latency,e2e,logs,docker,authz,create", want: allPhases},
+		{list: "memory,latency,e2e,logs,docker,authz,create,ui", want: allPhases},
+		{list: "ui,create", want: []string{"create", "ui"}},
 		{list: "docker,e2e", want: []string{"e2e", "docker"}},
 		{list: "", wantErr: true},
 		{list: "memory,warp", wantErr: true},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -77,6 +78,7 @@ type tenancyClients struct {
 	schedules   ferryv1connect.ScheduleServiceClient
 	signing     ferryv1connect.SigningKeyServiceClient
 	pools       ferryv1connect.WorkPoolServiceClient
+	workspaces  ferryv1connect.WorkspaceServiceClient
 }
 
 func (p *plane) tenancyClients(key string) tenancyClients {
@@ -95,6 +97,7 @@ func (p *plane) tenancyClients(key string) tenancyClients {
 		schedules:   ferryv1connect.NewScheduleServiceClient(p.http, p.url, opt),
 		signing:     ferryv1connect.NewSigningKeyServiceClient(p.http, p.url, opt),
 		pools:       ferryv1connect.NewWorkPoolServiceClient(p.http, p.url, opt),
+		workspaces:  ferryv1connect.NewWorkspaceServiceClient(p.http, p.url, opt),
 	}
 }
 
@@ -293,6 +296,9 @@ var tenancyTable = map[string]tenancyCase{
 	ferryv1connect.RunServiceExplainRunProcedure: {class: foreign, call: func(ctx context.Context, c tenancyClients, b foreignObjects) (proto.Message, error) {
 		return unary(ctx, c.runs.ExplainRun, &ferryv1.ExplainRunRequest{Id: b.runID})
 	}},
+	ferryv1connect.RunServiceGetRunStatsProcedure: {class: own, call: func(ctx context.Context, c tenancyClients, b foreignObjects) (proto.Message, error) {
+		return unary(ctx, c.runs.GetRunStats, &ferryv1.GetRunStatsRequest{})
+	}},
 	// ScheduleService
 	ferryv1connect.ScheduleServiceApplyScheduleProcedure: {class: foreign, call: func(ctx context.Context, c tenancyClients, b foreignObjects) (proto.Message, error) {
 		return unary(ctx, c.schedules.ApplySchedule, &ferryv1.ApplyScheduleRequest{Deployment: b.deployment, Name: b.schedule, Spec: tenancySchedule()})
@@ -319,9 +325,9 @@ var tenancyTable = map[string]tenancyCase{
 			Deployment: b.deployment, Name: b.schedule, Start: timestamppb.New(start), End: timestamppb.New(start.AddDate(1, 0, 0)), MaxRuns: 2,
 		})
 	}},
-	// SigningKeyService: the keys sign every workspace's orders. Known
-	// limitation (see api.SigningKeyServer): the admin of any workspace
-	// may rotate and retire them, so these calls are not made here.
+	// SigningKeyService: the keys sign every workspace's orders, and only
+	// admins of the installation's first workspace, which A is here, may
+	// rotate and retire them, so these calls are not made here.
 	ferryv1connect.SigningKeyServiceRotateSigningKeyProcedure: {class: installation, why: "signing keys belong to the installation"},
 	ferryv1connect.SigningKeyServiceRetireSigningKeyProcedure: {class: installation, why: "signing keys belong to the installation"},
 	ferryv1connect.SigningKeyServiceListSigningKeysProcedure: {class: own, call: func(ctx context.Context, c tenancyClients, b foreignObjects) (proto.Message, error) {
@@ -348,6 +354,13 @@ var tenancyTable = map[string]tenancyCase{
 	}},
 	ferryv1connect.WorkPoolServiceListAgentsProcedure: {class: foreign, call: func(ctx context.Context, c tenancyClients, b foreignObjects) (proto.Message, error) {
 		return unary(ctx, c.pools.ListAgents, &ferryv1.ListAgentsRequest{Pool: b.pool})
+	}},
+	// WorkspaceService: A's admin is an installation admin here, so a
+	// creation would succeed; TestTenancyWorkspaces covers who may create
+	// workspaces and who sees which.
+	ferryv1connect.WorkspaceServiceCreateWorkspaceProcedure: {class: installation, why: "creates a new tenant; TestTenancyWorkspaces"},
+	ferryv1connect.WorkspaceServiceListWorkspacesProcedure: {class: own, call: func(ctx context.Context, c tenancyClients, b foreignObjects) (proto.Message, error) {
+		return unary(ctx, c.workspaces.ListWorkspaces, &ferryv1.ListWorkspacesRequest{})
 	}},
 }
 
@@ -521,6 +534,89 @@ func TestTenancyAgentToken(t *testing.T) {
 	}
 }
 
+// TestTenancyWorkspaces checks who may create workspaces and who sees
+// which, through the real policy and handlers: only admins and owners of
+// the installation's first workspace (A) create them; B's admin is refused;
+// a member of B lists B and the workspaces made for them, never A.
+func TestTenancyWorkspaces(t *testing.T) {
+	p := startPlane(t, withPepper(t))
+	wsB, b := p.foreignTenant(t)
+	ctx := callCtx(t)
+
+	// B's own refused calls are audited in B; what A does afterwards must
+	// change nothing there.
+	refused := []struct {
+		name, key, wantMsg string
+	}{
+		{name: "admin of B", key: p.apiKey(t, wsB, "admin"), wantMsg: "installation's first workspace"},
+		{name: "owner of B", key: p.apiKey(t, wsB, "owner"), wantMsg: "installation's first workspace"},
+		{name: "developer of A", key: p.apiKey(t, p.workspace, "developer"), wantMsg: "lacks permission workspaces.create"},
+	}
+	for _, tt := range refused {
+		_, err := p.tenancyClients(tt.key).workspaces.CreateWorkspace(ctx, connect.NewRequest(&ferryv1.CreateWorkspaceRequest{
+			Name: "made-by-" + strings.ToLower(strings.ReplaceAll(tt.name, " ", "-")), OwnerEmail: b.userEmail,
+		}))
+		if connect.CodeOf(err) != connect.CodePermissionDenied || !strings.Contains(err.Error(), tt.wantMsg) {
+			t.Errorf("%s creating a workspace: %v, want PermissionDenied with %q", tt.name, err, tt.wantMsg)
+		}
+	}
+	var n int
+	if err := p.pool.QueryRow(ctx, "SELECT count(*) FROM workspaces WHERE name LIKE 'made-by-%'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("refused creations left %d workspaces (%v)", n, err)
+	}
+	before := p.stableFingerprint(t, wsB)
+
+	// A's admin creates a workspace for B's member.
+	a := p.tenancyClients(p.apiKey(t, p.workspace, "admin"))
+	created, err := a.workspaces.CreateWorkspace(ctx, connect.NewRequest(&ferryv1.CreateWorkspaceRequest{
+		Name: "tenant-c", DisplayName: "Tenant C", OwnerEmail: b.userEmail,
+	}))
+	if err != nil {
+		t.Fatalf("A's admin creates a workspace: %v", err)
+	}
+	if got := created.Msg.GetOwner().GetEmail(); got != b.userEmail {
+		t.Errorf("owner = %q, want %s", got, b.userEmail)
+	}
+	if _, err := a.workspaces.CreateWorkspace(ctx, connect.NewRequest(&ferryv1.CreateWorkspaceRequest{
+		Name: "tenant-b", OwnerEmail: b.userEmail,
+	})); connect.CodeOf(err) != connect.CodeAlreadyExists {
+		t.Errorf("creating B's name again: %v, want AlreadyExists", err)
+	}
+
+	// Nothing of B changed; the logins below add B's member's session.
+	if diff := cmp.Diff(before, p.fingerprint(t, wsB)); diff != "" {
+		t.Errorf("workspace B changed (-before +after):\n%s", diff)
+	}
+
+	// B's member lists B and C, not A, from either workspace.
+	login := ferryv1connect.NewAuthServiceClient(p.http, p.url)
+	for _, ws := range []string{"tenant-b", "tenant-c"} {
+		resp, err := login.Login(ctx, connect.NewRequest(&ferryv1.LoginRequest{
+			Email: b.userEmail, Password: "correct horse battery staple", Workspace: ws,
+		}))
+		if err != nil {
+			t.Fatalf("log in to %s: %v", ws, err)
+		}
+		var token string
+		for _, line := range resp.Header().Values("Set-Cookie") {
+			if c, err := http.ParseSetCookie(line); err == nil && c.Name == auth.SessionCookie {
+				token = c.Value
+			}
+		}
+		list, err := p.tenancyClients(token).workspaces.ListWorkspaces(ctx, connect.NewRequest(&ferryv1.ListWorkspacesRequest{}))
+		if err != nil {
+			t.Fatalf("list workspaces from %s: %v", ws, err)
+		}
+		var got []string
+		for _, m := range list.Msg.GetWorkspaces() {
+			got = append(got, m.GetWorkspace().GetName()+"/"+m.GetRole())
+		}
+		if diff := cmp.Diff([]string{"tenant-b/viewer", "tenant-c/owner"}, got); diff != "" {
+			t.Errorf("B's member's workspaces, logged in to %s (-want +got):\n%s", ws, diff)
+		}
+	}
+}
+
 // foreignTenant creates workspace B with one object of every kind,
 // through B's own admin key, and returns it.
 func (p *plane) foreignTenant(t *testing.T) (uuid.UUID, foreignObjects) {
@@ -583,7 +679,8 @@ func (p *plane) foreignTenant(t *testing.T) (uuid.UUID, foreignObjects) {
 	must("create API key", err)
 
 	b.runID, b.tokenID, b.apiKeyID = run.Msg.GetRun().GetId(), tok.Msg.GetToken().GetId(), key.Msg.GetKey().GetId()
-	b.markers = append(b.markers, b.runID, b.tokenID, b.apiKeyID, dep.Msg.GetDeployment().GetId(), sched.Msg.GetSchedule().GetId())
+	b.markers = append(b.markers, b.runID, b.tokenID, b.apiKeyID, dep.Msg.GetDeployment().GetId(), sched.Msg.GetSchedule().GetId(),
+		ws.ID.String())
 	for _, m := range b.markers {
 		if m == "" {
 			t.Fatalf("B's objects lack an id: %q", b.markers)

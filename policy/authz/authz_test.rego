@@ -234,3 +234,22 @@ test_default_outcome_denies if {
 		with authz.needed as "runs.read" with authz.deny as set() with authz.held as false
 	not d.allow
 }
+
+create_workspace := "/ferry.v1.WorkspaceService/CreateWorkspace"
+
+list_workspaces := "/ferry.v1.WorkspaceService/ListWorkspaces"
+
+test_workspace_creation_needs_admin if {
+	every role in ["admin", "owner"] {
+		authz.allow with input as call(role, create_workspace)
+	}
+	d := authz.decision with input as call("developer", create_workspace)
+	not d.allow
+	d.reason == "role: developer lacks permission workspaces.create"
+}
+
+test_listing_workspaces_needs_a_person_or_key if {
+	authz.allow with input as call("viewer", list_workspaces)
+	not authz.allow with input as agent_call(list_workspaces)
+	not authz.allow with input as anonymous_call(list_workspaces)
+}

@@ -63,6 +63,7 @@ procedures := {
 	"/ferry.v1.RunService/ListRunLogs": "logs.read",
 	"/ferry.v1.RunService/FollowRunLogs": "logs.read",
 	"/ferry.v1.RunService/ExplainRun": "runs.read",
+	"/ferry.v1.RunService/GetRunStats": "runs.read",
 	# ScheduleService: a backfill creates runs.
 	"/ferry.v1.ScheduleService/ApplySchedule": "schedules.write",
 	"/ferry.v1.ScheduleService/ListSchedules": "schedules.read",
@@ -89,6 +90,12 @@ procedures := {
 	"/ferry.v1.WorkPoolService/ApplyWorkQueue": "pools.write",
 	"/ferry.v1.WorkPoolService/ListWorkQueues": "pools.read",
 	"/ferry.v1.WorkPoolService/ListAgents": "agents.read",
+	# WorkspaceService: creating a tenant is the installation's business.
+	# The role only opens the door; the handler also requires that the role
+	# be held in the installation's first workspace, as for signing keys.
+	# Listing shows callers their own memberships.
+	"/ferry.v1.WorkspaceService/CreateWorkspace": "workspaces.create",
+	"/ferry.v1.WorkspaceService/ListWorkspaces": "account.self",
 }
 
 # public_permission marks a procedure any caller may make, credentials or
@@ -113,7 +120,10 @@ agent_permission := "agent.work"
 #   developer  adds changing deployments and schedules, and reading the
 #              workspace's policies, to test against them.
 #   admin      adds the workspace's infrastructure (pools, concurrency
-#              limits), credentials, people, policies and audit trail.
+#              limits), credentials, people, policies and audit trail, and
+#              the installation-wide keys.rotate and workspaces.create,
+#              which the handlers grant only to the admins of the
+#              installation's first workspace.
 #   owner      holds the admin's permissions. An owner differs from an
 #              admin in the roles it may grant (the owner role), which the
 #              identity handlers decide by rank (auth.Role.CanGrant).
@@ -139,7 +149,7 @@ roles := {
 		"dispatch.pause", "runs.cancel", "runs.create", "runs.retry", "schedules.pause",
 		"deployments.write", "policies.read", "schedules.write",
 		"agenttokens.read", "agenttokens.write", "apikeys.read", "apikeys.write", "audit.read", "keys.rotate",
-		"limits.write", "policies.write", "pools.write", "users.read", "users.write",
+		"limits.write", "policies.write", "pools.write", "users.read", "users.write", "workspaces.create",
 	},
 	"owner": {
 		"account.self", "agents.read", "deployments.read", "keys.read", "limits.read", "logs.read", "pools.read",
@@ -147,6 +157,6 @@ roles := {
 		"dispatch.pause", "runs.cancel", "runs.create", "runs.retry", "schedules.pause",
 		"deployments.write", "policies.read", "schedules.write",
 		"agenttokens.read", "agenttokens.write", "apikeys.read", "apikeys.write", "audit.read", "keys.rotate",
-		"limits.write", "policies.write", "pools.write", "users.read", "users.write",
+		"limits.write", "policies.write", "pools.write", "users.read", "users.write", "workspaces.create",
 	},
 }

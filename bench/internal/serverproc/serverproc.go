@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,6 +167,27 @@ func (s *Server) AdminKey() string { return s.adminKey }
 // DataDir returns the server's data directory; its server.log holds the
 // server's log.
 func (s *Server) DataDir() string { return s.dataDir }
+
+// DatabaseURL returns a connection URL for the server's embedded
+// PostgreSQL, as its superuser, over the unix socket the cluster listens on
+// (found in its postmaster.pid). The load driver uses it to seed data that
+// would take too long to create through the API.
+func (s *Server) DatabaseURL() (string, error) {
+	b, err := os.ReadFile(filepath.Join(s.dataDir, "postgres", "pgdata", "postmaster.pid"))
+	if err != nil {
+		return "", fmt.Errorf("read embedded PostgreSQL's postmaster.pid: %w", err)
+	}
+	// Line 5 of postmaster.pid is the socket directory, line 4 the port.
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 5 || strings.TrimSpace(lines[4]) == "" {
+		return "", errors.New("postmaster.pid names no socket directory")
+	}
+	q := url.Values{
+		"host": {strings.TrimSpace(lines[4])}, "port": {strings.TrimSpace(lines[3])},
+		"user": {"postgres"}, "sslmode": {"disable"},
+	}
+	return (&url.URL{Scheme: "postgres", Path: "/postgres", RawQuery: q.Encode()}).String(), nil
+}
 
 // Keep keeps the data directory after [Server.Stop], so that the server's
 // log can be read after a failure.

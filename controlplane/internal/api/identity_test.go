@@ -97,6 +97,10 @@ func setupIdentityEnv(t *testing.T, addrRate identity.Rate) *idTestEnv {
 	mux.Handle(ferryv1connect.NewAuthServiceHandler(&AuthServer{Identity: svc, Store: st, Log: log, OnRevoke: authn.Forget}, opts))
 	mux.Handle(ferryv1connect.NewUserServiceHandler(&UserServer{Store: st, Clock: fake, Log: log, Password: params, OnRevoke: authn.Forget}, opts))
 	mux.Handle(ferryv1connect.NewAPIKeyServiceHandler(&APIKeyServer{Store: st, Clock: fake, Log: log, Pepper: pepper, OnRevoke: authn.Forget}, opts))
+	mux.Handle(ferryv1connect.NewWorkspaceServiceHandler(&WorkspaceServer{
+		Store: st, Clock: fake, Log: log,
+		InstallationWorkspace: func(context.Context) (uuid.UUID, error) { return ws.ID, nil },
+	}, opts))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -108,6 +112,8 @@ type idTestClients struct {
 	auth  ferryv1connect.AuthServiceClient
 	users ferryv1connect.UserServiceClient
 	keys  ferryv1connect.APIKeyServiceClient
+	// workspaces is served with ws as the installation's workspace.
+	workspaces ferryv1connect.WorkspaceServiceClient
 }
 
 // clients returns clients that send header: value on every call ("" sends
@@ -125,6 +131,8 @@ func (e *idTestEnv) clients(header, value string) idTestClients {
 		auth:  ferryv1connect.NewAuthServiceClient(http.DefaultClient, e.url, opts),
 		users: ferryv1connect.NewUserServiceClient(http.DefaultClient, e.url, opts),
 		keys:  ferryv1connect.NewAPIKeyServiceClient(http.DefaultClient, e.url, opts),
+
+		workspaces: ferryv1connect.NewWorkspaceServiceClient(http.DefaultClient, e.url, opts),
 	}
 }
 
@@ -135,8 +143,15 @@ func (e *idTestEnv) bearer(secret string) idTestClients {
 // login logs in and returns the session cookie the server set.
 func (e *idTestEnv) login(t *testing.T, email, password string) *http.Cookie {
 	t.Helper()
+	return e.loginTo(t, email, password, "")
+}
+
+// loginTo logs in to a named workspace ("" for the user's only one) and
+// returns the session cookie the server set.
+func (e *idTestEnv) loginTo(t *testing.T, email, password, workspace string) *http.Cookie {
+	t.Helper()
 	resp, err := e.clients("", "").auth.Login(context.Background(), connect.NewRequest(&ferryv1.LoginRequest{
-		Email: email, Password: password,
+		Email: email, Password: password, Workspace: workspace,
 	}))
 	if err != nil {
 		t.Fatalf("Login(%s): %v", email, err)

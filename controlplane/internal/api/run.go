@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"connectrpc.com/connect"
@@ -45,11 +46,16 @@ type RunServer struct {
 func (s *RunServer) names() *nameCache {
 	c := newNameCache(s.Store.Q)
 	c.clock = s.Clock
-	c.lateAfter = s.LateAfter
-	if c.lateAfter <= 0 {
-		c.lateAfter = DefaultLateAfter
-	}
+	c.lateAfter = s.lateAfter()
 	return c
+}
+
+// lateAfter returns the late-after margin in force.
+func (s *RunServer) lateAfter() time.Duration {
+	if s.LateAfter <= 0 {
+		return DefaultLateAfter
+	}
+	return s.LateAfter
 }
 
 // CreateRun creates one run.
@@ -112,7 +118,7 @@ func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate
 				return nil, nil, errInvalid(path+".parameters", "%v", err)
 			}
 		}
-		if _, err := checkJobVariables(d.pool, d.spec.GetJobVariables(), t.GetJobVariables()); err != nil {
+		if _, _, err := checkJobVariables(d.pool, d.spec.GetJobVariables(), t.GetJobVariables()); err != nil {
 			return nil, nil, errInvalid(path+".job_variables", "%v", err)
 		}
 		if k := t.GetIdempotencyKey(); k != "" {
@@ -122,7 +128,7 @@ func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate
 			}
 			seen[kk] = i
 		}
-		tags, err := json.Marshal(append(append([]string{}, d.spec.GetTags()...), t.GetTags()...))
+		tags, err := json.Marshal(runTags(d.spec.GetTags(), t.GetTags()))
 		if err != nil {
 			return nil, nil, errInternal(ctx, s.Log, "create run", err)
 		}
@@ -220,6 +226,20 @@ func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate
 	return out, flags, nil
 }
 
+// runTags returns the tags a new run carries: its deployment's, then those
+// given for the run, each once, in that order.
+func runTags(deployment, given []string) []string {
+	out := make([]string, 0, len(deployment)+len(given))
+	seen := make(map[string]bool, cap(out))
+	for _, tag := range slices.Concat(deployment, given) {
+		if !seen[tag] {
+			seen[tag] = true
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
 func (s *RunServer) deployment(ctx context.Context, p auth.Principal, name string) (*deploymentInfo, error) {
 	row, err := s.Store.Q.DeploymentGetByName(ctx, db.DeploymentGetByNameParams{WorkspaceID: p.WorkspaceID, Name: name})
 	if store.IsNotFound(err) {
@@ -275,75 +295,6 @@ func (s *RunServer) GetRun(ctx context.Context, req *connect.Request[ferryv1.Get
 		return nil, errInternal(ctx, s.Log, "get run", err)
 	}
 	return connect.NewResponse(&ferryv1.GetRunResponse{Run: pr}), nil
-}
-
-type runCursor struct {
-	T  time.Time `json:"t"`
-	ID uuid.UUID `json:"id"`
-}
-
-// ListRuns lists runs newest first.
-func (s *RunServer) ListRuns(ctx context.Context, req *connect.Request[ferryv1.ListRunsRequest]) (*connect.Response[ferryv1.ListRunsResponse], error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m := req.Msg
-	arg := db.RunListParams{WorkspaceID: p.WorkspaceID, States: []string{}, PageLimit: 50}
-	if m.GetPageSize() > 0 {
-		arg.PageLimit = m.GetPageSize()
-	}
-	for i, st := range m.GetStates() {
-		name, ok := stateFromProto(st)
-		if !ok {
-			return nil, errInvalid(fmt.Sprintf("states[%d]", i), "unknown state %v", st)
-		}
-		arg.States = append(arg.States, name)
-	}
-	if m.GetDeployment() != "" {
-		d, err := s.Store.Q.DeploymentGetByName(ctx, db.DeploymentGetByNameParams{WorkspaceID: p.WorkspaceID, Name: m.GetDeployment()})
-		if store.IsNotFound(err) {
-			return nil, errNotFound("deployment", m.GetDeployment())
-		}
-		if err != nil {
-			return nil, errInternal(ctx, s.Log, "list runs", err)
-		}
-		arg.DeploymentID = uuid.NullUUID{UUID: d.ID, Valid: true}
-	}
-	if t := m.GetCreatedAfter(); t != nil {
-		v := t.AsTime()
-		arg.CreatedAfter = &v
-	}
-	if t := m.GetCreatedBefore(); t != nil {
-		v := t.AsTime()
-		arg.CreatedBefore = &v
-	}
-	if m.GetPageToken() != "" {
-		var c runCursor
-		if err := decodeToken(m.GetPageToken(), &c); err != nil {
-			return nil, errInvalid("page_token", "not a token returned by ListRuns")
-		}
-		arg.CursorTime = &c.T
-		arg.CursorID = uuid.NullUUID{UUID: c.ID, Valid: true}
-	}
-	rows, err := s.Store.Q.RunList(ctx, arg)
-	if err != nil {
-		return nil, errInternal(ctx, s.Log, "list runs", err)
-	}
-	resp := &ferryv1.ListRunsResponse{}
-	names := s.names()
-	for _, r := range rows {
-		pr, err := names.run(ctx, r)
-		if err != nil {
-			return nil, errInternal(ctx, s.Log, "list runs", err)
-		}
-		resp.Runs = append(resp.Runs, pr)
-	}
-	if int32(len(rows)) == arg.PageLimit {
-		last := rows[len(rows)-1]
-		resp.NextPageToken = encodeToken(runCursor{T: last.CreateTime, ID: last.ID})
-	}
-	return connect.NewResponse(resp), nil
 }
 
 // CancelRun cancels a run.

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ferryhq/ferry/controlplane/internal/signing"
@@ -16,16 +15,8 @@ import (
 	"github.com/ferryhq/ferry/proto/gen/ferry/v1/ferryv1connect"
 )
 
-// signingKeyAdminRole is the API key role allowed to rotate and retire
-// signing keys.
-const signingKeyAdminRole = "admin"
-
 // SigningKeyServer implements [ferryv1connect.SigningKeyServiceHandler].
 // Keys, Clock and Log are required.
-//
-// Known limitation: signing keys belong to the installation, but roles
-// belong to workspaces, so the admin of any workspace may rotate and retire
-// them.
 type SigningKeyServer struct {
 	Keys  *signing.Keyring
 	Clock clock.Clock
@@ -37,7 +28,7 @@ type SigningKeyServer struct {
 	// installation: signing keys serve every workspace, so the admins of
 	// other workspaces may read them but not rotate or retire them. Nil
 	// leaves every workspace's admins allowed.
-	InstallationWorkspace func(ctx context.Context) (uuid.UUID, error)
+	InstallationWorkspace InstallationWorkspaceFunc
 }
 
 var _ ferryv1connect.SigningKeyServiceHandler = (*SigningKeyServer)(nil)
@@ -116,25 +107,11 @@ func (s *SigningKeyServer) RetireSigningKey(
 }
 
 // requireSigningAdmin returns the caller's subject when it may change
-// signing keys.
+// signing keys, which serve every workspace: see [requireInstallationAdmin].
 func (s *SigningKeyServer) requireSigningAdmin(ctx context.Context, action string) (string, error) {
-	p, err := principal(ctx)
+	p, err := requireInstallationAdmin(ctx, s.InstallationWorkspace, s.Log, action)
 	if err != nil {
 		return "", err
-	}
-	if p.Role != signingKeyAdminRole && p.Role != "owner" {
-		return "", connect.NewError(connect.CodePermissionDenied,
-			errors.New("only an admin or owner may "+action))
-	}
-	if s.InstallationWorkspace != nil {
-		ws, err := s.InstallationWorkspace(ctx)
-		if err != nil {
-			return "", errInternal(ctx, s.Log, action, err)
-		}
-		if p.WorkspaceID != ws {
-			return "", connect.NewError(connect.CodePermissionDenied,
-				errors.New("signing keys serve the whole installation: only admins of the installation's first workspace may "+action))
-		}
 	}
 	return p.Subject, nil
 }

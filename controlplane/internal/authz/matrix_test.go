@@ -126,6 +126,7 @@ var minimumRole = map[string]string{
 	"/ferry.v1.PauseService/Pause":                             "operator",
 	"/ferry.v1.PauseService/Resume":                            "operator",
 	"/ferry.v1.RunService/ExplainRun":                          "viewer",
+	"/ferry.v1.RunService/GetRunStats":                         "viewer",
 	"/ferry.v1.ScheduleService/ApplySchedule":                  "developer",
 	"/ferry.v1.ScheduleService/BackfillSchedule":               "operator",
 	"/ferry.v1.ScheduleService/DeleteSchedule":                 "developer",
@@ -169,6 +170,8 @@ var minimumRole = map[string]string{
 	"/ferry.v1.WorkPoolService/ListAgents":                     "viewer",
 	"/ferry.v1.WorkPoolService/ListWorkPools":                  "viewer",
 	"/ferry.v1.WorkPoolService/ListWorkQueues":                 "viewer",
+	"/ferry.v1.WorkspaceService/CreateWorkspace":               "admin",
+	"/ferry.v1.WorkspaceService/ListWorkspaces":                "viewer",
 }
 
 // expectAllowed reports whether caller (a role, callerAgent or

@@ -256,6 +256,8 @@ func ClientCommands() []Command {
 		{Name: "apikey create", Summary: "issue an API key (shown once)", Run: apiKeyCreate},
 		{Name: "apikey ls", Summary: "list the API keys of your workspace", Run: apiKeyList},
 		{Name: "apikey revoke", Summary: "revoke an API key", Run: apiKeyRevoke},
+		{Name: "workspace create", Summary: "create a workspace with an owner (installation admins only)", Run: workspaceCreate},
+		{Name: "workspace ls", Summary: "list your workspaces and your role in each", Run: workspaceList},
 		{Name: "run explain", Summary: "say why a run is not running", Run: runExplain},
 		{Name: "limit apply", Summary: "create or update a named concurrency limit", Run: limitApply},
 		{Name: "limit ls", Summary: "list named concurrency limits and the runs holding them", Run: limitList},

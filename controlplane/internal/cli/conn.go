@@ -81,6 +81,7 @@ type client struct {
 	schedules   ferryv1connect.ScheduleServiceClient
 	limits      ferryv1connect.ConcurrencyLimitServiceClient
 	pause       ferryv1connect.PauseServiceClient
+	workspaces  ferryv1connect.WorkspaceServiceClient
 }
 
 // dial resolves the settings from flags and environment and builds the
@@ -138,6 +139,7 @@ func (c *connFlags) dial(env Env) (*client, error) {
 		schedules:       ferryv1connect.NewScheduleServiceClient(httpClient, base, opts...),
 		limits:          ferryv1connect.NewConcurrencyLimitServiceClient(httpClient, base, opts...),
 		pause:           ferryv1connect.NewPauseServiceClient(httpClient, base, opts...),
+		workspaces:      ferryv1connect.NewWorkspaceServiceClient(httpClient, base, opts...),
 	}, nil
 }
 

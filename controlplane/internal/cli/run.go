@@ -68,6 +68,10 @@ func runList(ctx context.Context, env Env, args []string) error {
 	f.Var(&states, "state", "only runs in this `state` (scheduled, pending, running, completed, failed, crashed, cancelling, cancelled), repeatable")
 	deployment := f.String("deployment", "", "only runs of this `deployment`")
 	since := f.String("since", "", "only runs created after this time: a duration back from now (`24h`) or an RFC 3339 time")
+	until := f.String("until", "", "only runs created before this time: a duration back from now (`1h`) or an RFC 3339 time")
+	var tags stringList
+	f.Var(&tags, "tag", "only runs carrying this `tag` (their own or their deployment's), repeatable: runs must carry every one")
+	late := f.Bool("late", false, "only runs that are Late: scheduled, and past their expected start")
 	limit := f.Int("limit", 0, "at most `N` runs (1 to 1000; default: the server's page size, 50)")
 	pageToken := f.String("page-token", "", "continue a listing where the previous page ended")
 	if _, err := f.parse(env, args); err != nil {
@@ -76,7 +80,7 @@ func runList(ctx context.Context, env Env, args []string) error {
 	if err := checkOutput(f, *output); err != nil {
 		return err
 	}
-	req := &ferryv1.ListRunsRequest{Deployment: *deployment, PageToken: *pageToken}
+	req := &ferryv1.ListRunsRequest{Deployment: *deployment, PageToken: *pageToken, Tags: tags, Late: *late}
 	for _, s := range states {
 		state, err := parseRunState(s)
 		if err != nil {
@@ -95,6 +99,13 @@ func runList(ctx context.Context, env Env, args []string) error {
 			return f.usageErr("%v", err)
 		}
 		req.CreatedAfter = timestamppb.New(t)
+	}
+	if *until != "" {
+		t, err := parseSince(*until, fm.now())
+		if err != nil {
+			return f.usageErr("%v", strings.Replace(err.Error(), "--since", "--until", 1))
+		}
+		req.CreatedBefore = timestamppb.New(t)
 	}
 
 	c, err := conn.dial(env)

@@ -179,6 +179,50 @@ func (q *Queries) MembershipListByWorkspace(ctx context.Context, workspaceID uui
 	return items, nil
 }
 
+const membershipListWorkspacesByUser = `-- name: MembershipListWorkspacesByUser :many
+SELECT w.id, w.name, w.display_name, w.create_time, m.role
+FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+WHERE m.user_id = $1
+ORDER BY w.name
+`
+
+type MembershipListWorkspacesByUserRow struct {
+	ID          uuid.UUID
+	Name        string
+	DisplayName string
+	CreateTime  time.Time
+	Role        string
+}
+
+// MembershipListWorkspacesByUser lists the workspaces a user is a member
+// of, with the user's role, by workspace name; the memberships primary key
+// (user_id, workspace_id) finds the rows.
+func (q *Queries) MembershipListWorkspacesByUser(ctx context.Context, userID uuid.UUID) ([]MembershipListWorkspacesByUserRow, error) {
+	rows, err := q.db.Query(ctx, membershipListWorkspacesByUser, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MembershipListWorkspacesByUserRow{}
+	for rows.Next() {
+		var i MembershipListWorkspacesByUserRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.DisplayName,
+			&i.CreateTime,
+			&i.Role,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const membershipUpsert = `-- name: MembershipUpsert :one
 INSERT INTO memberships (user_id, workspace_id, role, create_time, update_time)
 VALUES ($1, $2, $3, $4, $4)

@@ -294,7 +294,8 @@ type WorkQueue struct {
 }
 
 type Workspace struct {
-	ID         uuid.UUID
-	Name       string
-	CreateTime time.Time
+	ID          uuid.UUID
+	Name        string
+	CreateTime  time.Time
+	DisplayName string
 }

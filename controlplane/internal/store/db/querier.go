@@ -144,6 +144,10 @@ type Querier interface {
 	// MembershipListByWorkspace lists the members of a workspace, people
 	// first, then service accounts, each by email or name.
 	MembershipListByWorkspace(ctx context.Context, workspaceID uuid.UUID) ([]MembershipListByWorkspaceRow, error)
+	// MembershipListWorkspacesByUser lists the workspaces a user is a member
+	// of, with the user's role, by workspace name; the memberships primary key
+	// (user_id, workspace_id) finds the rows.
+	MembershipListWorkspacesByUser(ctx context.Context, userID uuid.UUID) ([]MembershipListWorkspacesByUserRow, error)
 	MembershipUpsert(ctx context.Context, arg MembershipUpsertParams) (Membership, error)
 	Notify(ctx context.Context, arg NotifyParams) error
 	PolicyCountByWorkspace(ctx context.Context, workspaceID uuid.UUID) (int64, error)
@@ -172,6 +176,19 @@ type Querier interface {
 	// PolicyVersionList lists a policy's versions, newest first, without their
 	// sources.
 	PolicyVersionList(ctx context.Context, arg PolicyVersionListParams) ([]PolicyVersionListRow, error)
+	// RunCountByBucket counts a workspace's runs created in [start_time,
+	// end_time) by bucket (each bucket_seconds wide, the first starting at
+	// start_time) and by their state now. Naming every state lets
+	// runs_state_list_idx serve it with one range per state, reading only the
+	// window.
+	RunCountByBucket(ctx context.Context, arg RunCountByBucketParams) ([]RunCountByBucketRow, error)
+	// RunCountFailedBetween counts the runs that ended FAILED or CRASHED after
+	// since and at or before until. It reads runs_failed_end_idx alone.
+	RunCountFailedBetween(ctx context.Context, arg RunCountFailedBetweenParams) (int64, error)
+	// RunCountLate counts the runs that are Late at late_before plus the
+	// late-after margin: SCHEDULED, not awaiting a retry, expected to start at
+	// or before late_before. It reads runs_late_idx alone.
+	RunCountLate(ctx context.Context, arg RunCountLateParams) (int64, error)
 	// RunDetachSchedule unlinks cancelled runs from their schedule, so that
 	// their fire times may get a run again once the schedule is resumed.
 	RunDetachSchedule(ctx context.Context, ids []uuid.UUID) error
@@ -187,6 +204,16 @@ type Querier interface {
 	// that already has a run is skipped (and not returned), through the unique
 	// index runs_schedule_nominal_idx.
 	RunInsertScheduled(ctx context.Context, arg RunInsertScheduledParams) ([]RunInsertScheduledRow, error)
+	// RunList returns a page of a workspace's runs, newest first, after the
+	// (cursor_time, cursor_id) keyset cursor. Each filter reads "unset OR
+	// condition", so one statement serves every combination; it must be planned
+	// for its actual parameters (store.Store.ReadPlanned), which folds the
+	// unset filters away and lets the planner pick the index that fits what is
+	// left (see 0009_run_listing.sql). A single state comes as state, not in
+	// states: an equality keeps runs_state_list_idx in create-time order, which
+	// = ANY() over a non-leading column does not. Several states come in states
+	// only with a tag filter, where the planner must be free to start from the
+	// tag index; without one, RunListStates serves them.
 	RunList(ctx context.Context, arg RunListParams) ([]Run, error)
 	// RunListAllStates returns the current state of every run in every
 	// workspace. Only the invariant checker uses it, in tests.
@@ -195,6 +222,12 @@ type Querier interface {
 	// RunListScheduledAfter lists a schedule's runs still waiting to start whose
 	// fire time is after the given instant.
 	RunListScheduledAfter(ctx context.Context, arg RunListScheduledAfterParams) ([]uuid.UUID, error)
+	// RunListStates is RunList for runs in any of several states. It reads the
+	// newest page_limit runs of each state in index order (runs_state_list_idx
+	// or runs_deployment_state_idx, one short ordered scan per state) and
+	// merges them, so it never sorts all the runs of a common state. Plan it
+	// for its parameters, as RunList.
+	RunListStates(ctx context.Context, arg RunListStatesParams) ([]Run, error)
 	// RunLockMany locks runs in id order, so two transactions never deadlock.
 	RunLockMany(ctx context.Context, ids []uuid.UUID) ([]Run, error)
 	// RunReleaseOffers withdraws the offers made to an agent whose stream ended,
@@ -281,8 +314,13 @@ type Querier interface {
 	WorkQueueList(ctx context.Context, poolID uuid.UUID) ([]WorkQueue, error)
 	WorkQueueSetPaused(ctx context.Context, arg WorkQueueSetPausedParams) (WorkQueue, error)
 	WorkQueueUpsert(ctx context.Context, arg WorkQueueUpsertParams) (WorkQueue, error)
+	// WorkspaceCreate inserts a workspace; a taken name fails with a unique
+	// violation, which the caller reports as AlreadyExists.
+	WorkspaceCreate(ctx context.Context, arg WorkspaceCreateParams) (Workspace, error)
 	WorkspaceGet(ctx context.Context, id uuid.UUID) (Workspace, error)
 	WorkspaceGetByName(ctx context.Context, name string) (Workspace, error)
+	// WorkspaceInsert creates a workspace unless the name is taken (the first
+	// start's default workspace); its display name is its name.
 	WorkspaceInsert(ctx context.Context, arg WorkspaceInsertParams) (Workspace, error)
 }
 

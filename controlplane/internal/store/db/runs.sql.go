@@ -26,6 +26,105 @@ func (q *Queries) Notify(ctx context.Context, arg NotifyParams) error {
 	return err
 }
 
+const runCountByBucket = `-- name: RunCountByBucket :many
+SELECT date_bin(make_interval(secs => $1::bigint), r.create_time,
+                $2::timestamptz)::timestamptz AS bucket_start,
+       r.state, count(*) AS runs
+FROM runs r
+WHERE r.workspace_id = $3
+  AND r.state IN ('SCHEDULED', 'PENDING', 'RUNNING', 'COMPLETED',
+                  'FAILED', 'CRASHED', 'CANCELLING', 'CANCELLED')
+  AND r.create_time >= $2 AND r.create_time < $4::timestamptz
+GROUP BY 1, 2
+`
+
+type RunCountByBucketParams struct {
+	BucketSeconds int64
+	StartTime     time.Time
+	WorkspaceID   uuid.UUID
+	EndTime       time.Time
+}
+
+type RunCountByBucketRow struct {
+	BucketStart time.Time
+	State       string
+	Runs        int64
+}
+
+// RunCountByBucket counts a workspace's runs created in [start_time,
+// end_time) by bucket (each bucket_seconds wide, the first starting at
+// start_time) and by their state now. Naming every state lets
+// runs_state_list_idx serve it with one range per state, reading only the
+// window.
+func (q *Queries) RunCountByBucket(ctx context.Context, arg RunCountByBucketParams) ([]RunCountByBucketRow, error) {
+	rows, err := q.db.Query(ctx, runCountByBucket,
+		arg.BucketSeconds,
+		arg.StartTime,
+		arg.WorkspaceID,
+		arg.EndTime,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RunCountByBucketRow{}
+	for rows.Next() {
+		var i RunCountByBucketRow
+		if err := rows.Scan(&i.BucketStart, &i.State, &i.Runs); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const runCountFailedBetween = `-- name: RunCountFailedBetween :one
+SELECT count(*) FROM runs
+WHERE workspace_id = $1
+  AND state IN ('FAILED', 'CRASHED')
+  AND end_time > $2::timestamptz AND end_time <= $3::timestamptz
+`
+
+type RunCountFailedBetweenParams struct {
+	WorkspaceID uuid.UUID
+	Since       time.Time
+	Until       time.Time
+}
+
+// RunCountFailedBetween counts the runs that ended FAILED or CRASHED after
+// since and at or before until. It reads runs_failed_end_idx alone.
+func (q *Queries) RunCountFailedBetween(ctx context.Context, arg RunCountFailedBetweenParams) (int64, error) {
+	row := q.db.QueryRow(ctx, runCountFailedBetween, arg.WorkspaceID, arg.Since, arg.Until)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const runCountLate = `-- name: RunCountLate :one
+SELECT count(*) FROM runs
+WHERE workspace_id = $1
+  AND state = 'SCHEDULED' AND state_name = 'Scheduled'
+  AND expected_start_time <= $2::timestamptz
+`
+
+type RunCountLateParams struct {
+	WorkspaceID uuid.UUID
+	LateBefore  time.Time
+}
+
+// RunCountLate counts the runs that are Late at late_before plus the
+// late-after margin: SCHEDULED, not awaiting a retry, expected to start at
+// or before late_before. It reads runs_late_idx alone.
+func (q *Queries) RunCountLate(ctx context.Context, arg RunCountLateParams) (int64, error) {
+	row := q.db.QueryRow(ctx, runCountLate, arg.WorkspaceID, arg.LateBefore)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const runExpiredLeases = `-- name: RunExpiredLeases :many
 SELECT id, state, lease_token FROM runs
 WHERE lease_expire_time IS NOT NULL AND lease_expire_time < $1::timestamptz
@@ -366,20 +465,29 @@ func (q *Queries) RunInsertMany(ctx context.Context, arg RunInsertManyParams) ([
 const runList = `-- name: RunList :many
 SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time, job_variables FROM runs r
 WHERE r.workspace_id = $1
-  AND (cardinality($2::text[]) = 0 OR r.state = ANY($2::text[]))
-  AND ($3::uuid IS NULL OR r.deployment_id = $3)
-  AND ($4::timestamptz IS NULL OR r.create_time >= $4)
-  AND ($5::timestamptz IS NULL OR r.create_time < $5)
-  AND ($6::timestamptz IS NULL
-       OR (r.create_time, r.id) < ($6::timestamptz, $7::uuid))
+  AND ($2::text IS NULL OR r.state = $2)
+  AND (cardinality($3::text[]) = 0 OR r.state = ANY($3::text[]))
+  AND ($4::uuid IS NULL OR r.deployment_id = $4)
+  AND (cardinality($5::text[]) = 0 OR r.tags @> $5::text[])
+  AND (NOT $6::boolean
+       OR (r.state = 'SCHEDULED' AND r.state_name = 'Scheduled'
+           AND r.expected_start_time <= $7::timestamptz))
+  AND ($8::timestamptz IS NULL OR r.create_time >= $8)
+  AND ($9::timestamptz IS NULL OR r.create_time < $9)
+  AND ($10::timestamptz IS NULL
+       OR (r.create_time, r.id) < ($10::timestamptz, $11::uuid))
 ORDER BY r.create_time DESC, r.id DESC
-LIMIT $8
+LIMIT $12
 `
 
 type RunListParams struct {
 	WorkspaceID   uuid.UUID
+	State         *string
 	States        []string
 	DeploymentID  uuid.NullUUID
+	Tags          []string
+	LateOnly      bool
+	LateBefore    time.Time
 	CreatedAfter  *time.Time
 	CreatedBefore *time.Time
 	CursorTime    *time.Time
@@ -387,11 +495,25 @@ type RunListParams struct {
 	PageLimit     int32
 }
 
+// RunList returns a page of a workspace's runs, newest first, after the
+// (cursor_time, cursor_id) keyset cursor. Each filter reads "unset OR
+// condition", so one statement serves every combination; it must be planned
+// for its actual parameters (store.Store.ReadPlanned), which folds the
+// unset filters away and lets the planner pick the index that fits what is
+// left (see 0009_run_listing.sql). A single state comes as state, not in
+// states: an equality keeps runs_state_list_idx in create-time order, which
+// = ANY() over a non-leading column does not. Several states come in states
+// only with a tag filter, where the planner must be free to start from the
+// tag index; without one, RunListStates serves them.
 func (q *Queries) RunList(ctx context.Context, arg RunListParams) ([]Run, error) {
 	rows, err := q.db.Query(ctx, runList,
 		arg.WorkspaceID,
+		arg.State,
 		arg.States,
 		arg.DeploymentID,
+		arg.Tags,
+		arg.LateOnly,
+		arg.LateBefore,
 		arg.CreatedAfter,
 		arg.CreatedBefore,
 		arg.CursorTime,
@@ -478,6 +600,113 @@ func (q *Queries) RunListLeasedByAgent(ctx context.Context, agentID uuid.UUID) (
 			&i.Attempt,
 			&i.LeaseToken,
 			&i.StateMessage,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const runListStates = `-- name: RunListStates :many
+SELECT r.id, r.workspace_id, r.deployment_id, r.deployment_version, r.pool_id, r.queue_id, r.state, r.state_name, r.state_message, r.attempt, r.max_attempts, r.parameters, r.idempotency_key, r.priority, r.tags, r.expected_start_time, r.start_time, r.end_time, r.create_time, r.update_time, r.created_by, r.agent_id, r.lease_token, r.lease_expire_time, r.exit_code, r.infrastructure_id, r.parent_run_id, r.retry_delay_ms, r.retry_on, r.timeout_ms, r.schedule_id, r.nominal_time, r.job_variables FROM unnest($1::text[]) AS s (state)
+CROSS JOIN LATERAL (
+    SELECT id, workspace_id, deployment_id, deployment_version, pool_id, queue_id, state, state_name, state_message, attempt, max_attempts, parameters, idempotency_key, priority, tags, expected_start_time, start_time, end_time, create_time, update_time, created_by, agent_id, lease_token, lease_expire_time, exit_code, infrastructure_id, parent_run_id, retry_delay_ms, retry_on, timeout_ms, schedule_id, nominal_time, job_variables FROM runs r
+    WHERE r.workspace_id = $2
+      AND r.state = s.state
+      AND ($3::uuid IS NULL OR r.deployment_id = $3)
+      AND (cardinality($4::text[]) = 0 OR r.tags @> $4::text[])
+      AND (NOT $5::boolean
+           OR (r.state = 'SCHEDULED' AND r.state_name = 'Scheduled'
+               AND r.expected_start_time <= $6::timestamptz))
+      AND ($7::timestamptz IS NULL OR r.create_time >= $7)
+      AND ($8::timestamptz IS NULL OR r.create_time < $8)
+      AND ($9::timestamptz IS NULL
+           OR (r.create_time, r.id) < ($9::timestamptz, $10::uuid))
+    ORDER BY r.create_time DESC, r.id DESC
+    LIMIT $11
+) r
+ORDER BY r.create_time DESC, r.id DESC
+LIMIT $11
+`
+
+type RunListStatesParams struct {
+	States        []string
+	WorkspaceID   uuid.UUID
+	DeploymentID  uuid.NullUUID
+	Tags          []string
+	LateOnly      bool
+	LateBefore    time.Time
+	CreatedAfter  *time.Time
+	CreatedBefore *time.Time
+	CursorTime    *time.Time
+	CursorID      uuid.NullUUID
+	PageLimit     int32
+}
+
+// RunListStates is RunList for runs in any of several states. It reads the
+// newest page_limit runs of each state in index order (runs_state_list_idx
+// or runs_deployment_state_idx, one short ordered scan per state) and
+// merges them, so it never sorts all the runs of a common state. Plan it
+// for its parameters, as RunList.
+func (q *Queries) RunListStates(ctx context.Context, arg RunListStatesParams) ([]Run, error) {
+	rows, err := q.db.Query(ctx, runListStates,
+		arg.States,
+		arg.WorkspaceID,
+		arg.DeploymentID,
+		arg.Tags,
+		arg.LateOnly,
+		arg.LateBefore,
+		arg.CreatedAfter,
+		arg.CreatedBefore,
+		arg.CursorTime,
+		arg.CursorID,
+		arg.PageLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Run{}
+	for rows.Next() {
+		var i Run
+		if err := rows.Scan(
+			&i.ID,
+			&i.WorkspaceID,
+			&i.DeploymentID,
+			&i.DeploymentVersion,
+			&i.PoolID,
+			&i.QueueID,
+			&i.State,
+			&i.StateName,
+			&i.StateMessage,
+			&i.Attempt,
+			&i.MaxAttempts,
+			&i.Parameters,
+			&i.IdempotencyKey,
+			&i.Priority,
+			&i.Tags,
+			&i.ExpectedStartTime,
+			&i.StartTime,
+			&i.EndTime,
+			&i.CreateTime,
+			&i.UpdateTime,
+			&i.CreatedBy,
+			&i.AgentID,
+			&i.LeaseToken,
+			&i.LeaseExpireTime,
+			&i.ExitCode,
+			&i.InfrastructureID,
+			&i.ParentRunID,
+			&i.RetryDelayMs,
+			&i.RetryOn,
+			&i.TimeoutMs,
+			&i.ScheduleID,
+			&i.NominalTime,
+			&i.JobVariables,
 		); err != nil {
 			return nil, err
 		}

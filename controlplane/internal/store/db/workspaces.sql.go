@@ -12,33 +12,75 @@ import (
 	"github.com/google/uuid"
 )
 
+const workspaceCreate = `-- name: WorkspaceCreate :one
+INSERT INTO workspaces (id, name, display_name, create_time)
+VALUES ($1, $2, $3, $4)
+RETURNING id, name, create_time, display_name
+`
+
+type WorkspaceCreateParams struct {
+	ID          uuid.UUID
+	Name        string
+	DisplayName string
+	Now         time.Time
+}
+
+// WorkspaceCreate inserts a workspace; a taken name fails with a unique
+// violation, which the caller reports as AlreadyExists.
+func (q *Queries) WorkspaceCreate(ctx context.Context, arg WorkspaceCreateParams) (Workspace, error) {
+	row := q.db.QueryRow(ctx, workspaceCreate,
+		arg.ID,
+		arg.Name,
+		arg.DisplayName,
+		arg.Now,
+	)
+	var i Workspace
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreateTime,
+		&i.DisplayName,
+	)
+	return i, err
+}
+
 const workspaceGet = `-- name: WorkspaceGet :one
-SELECT id, name, create_time FROM workspaces WHERE id = $1
+SELECT id, name, create_time, display_name FROM workspaces WHERE id = $1
 `
 
 func (q *Queries) WorkspaceGet(ctx context.Context, id uuid.UUID) (Workspace, error) {
 	row := q.db.QueryRow(ctx, workspaceGet, id)
 	var i Workspace
-	err := row.Scan(&i.ID, &i.Name, &i.CreateTime)
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreateTime,
+		&i.DisplayName,
+	)
 	return i, err
 }
 
 const workspaceGetByName = `-- name: WorkspaceGetByName :one
-SELECT id, name, create_time FROM workspaces WHERE name = $1
+SELECT id, name, create_time, display_name FROM workspaces WHERE name = $1
 `
 
 func (q *Queries) WorkspaceGetByName(ctx context.Context, name string) (Workspace, error) {
 	row := q.db.QueryRow(ctx, workspaceGetByName, name)
 	var i Workspace
-	err := row.Scan(&i.ID, &i.Name, &i.CreateTime)
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreateTime,
+		&i.DisplayName,
+	)
 	return i, err
 }
 
 const workspaceInsert = `-- name: WorkspaceInsert :one
-INSERT INTO workspaces (id, name, create_time)
-VALUES ($1, $2, $3)
+INSERT INTO workspaces (id, name, display_name, create_time)
+VALUES ($1, $2, $2, $3)
 ON CONFLICT (name) DO NOTHING
-RETURNING id, name, create_time
+RETURNING id, name, create_time, display_name
 `
 
 type WorkspaceInsertParams struct {
@@ -47,9 +89,16 @@ type WorkspaceInsertParams struct {
 	Now  time.Time
 }
 
+// WorkspaceInsert creates a workspace unless the name is taken (the first
+// start's default workspace); its display name is its name.
 func (q *Queries) WorkspaceInsert(ctx context.Context, arg WorkspaceInsertParams) (Workspace, error) {
 	row := q.db.QueryRow(ctx, workspaceInsert, arg.ID, arg.Name, arg.Now)
 	var i Workspace
-	err := row.Scan(&i.ID, &i.Name, &i.CreateTime)
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreateTime,
+		&i.DisplayName,
+	)
 	return i, err
 }

@@ -9,6 +9,7 @@ package ferryv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1025,15 +1026,30 @@ func (x *GetRunResponse) GetRun() *Run {
 	return nil
 }
 
+// ListRunsRequest selects runs; every filter that is set must match. Every
+// combination of filters is served by an index of the runs table.
 type ListRunsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// page_size defaults to 50.
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	States        []RunState             `protobuf:"varint,3,rep,packed,name=states,proto3,enum=ferry.v1.RunState" json:"states,omitempty"`
-	Deployment    string                 `protobuf:"bytes,4,opt,name=deployment,proto3" json:"deployment,omitempty"`
-	CreatedAfter  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token continues a listing where the previous page ended. It is
+	// valid only with the filters of the request that returned it: a token
+	// sent with other filters, or altered, is refused with InvalidArgument.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// states keeps the runs in any of these states; empty keeps all.
+	States []RunState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=ferry.v1.RunState" json:"states,omitempty"`
+	// deployment keeps the runs of this deployment.
+	Deployment string `protobuf:"bytes,4,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	// created_after keeps the runs created at or after this time.
+	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	// created_before keeps the runs created before this time.
 	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
+	// tags keeps the runs that carry every one of these tags. A run carries
+	// its deployment's tags plus those given when it was created.
+	Tags []string `protobuf:"bytes,7,rep,name=tags,proto3" json:"tags,omitempty"`
+	// late keeps only the runs that are Late now: SCHEDULED, not awaiting a
+	// retry, and past their expected start by the server's late-after margin.
+	Late          bool `protobuf:"varint,8,opt,name=late,proto3" json:"late,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1110,10 +1126,27 @@ func (x *ListRunsRequest) GetCreatedBefore() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ListRunsRequest) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ListRunsRequest) GetLate() bool {
+	if x != nil {
+		return x.Late
+	}
+	return false
+}
+
 type ListRunsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Runs          []*Run                 `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// runs are newest first (by create time, then id).
+	Runs []*Run `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
+	// next_page_token is set when more runs may follow; pass it back with
+	// the same filters.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1162,6 +1195,279 @@ func (x *ListRunsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// GetRunStatsRequest chooses the window of the dashboard's histogram.
+type GetRunStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// window is how far back the histogram reaches from end_time; default
+	// 24 hours, at most 7 days, and a whole number of buckets.
+	Window *durationpb.Duration `protobuf:"bytes,1,opt,name=window,proto3" json:"window,omitempty"`
+	// bucket is the width of one bar of the histogram; default 1 hour, at
+	// least 1 minute, a whole number of seconds, and at most 1000 buckets
+	// per window.
+	Bucket *durationpb.Duration `protobuf:"bytes,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	// end_time ends the window (exclusive). Unset means the end of the bucket
+	// holding now, buckets being aligned on multiples of bucket since the
+	// Unix epoch, so that a dashboard's bars do not shift as time passes.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRunStatsRequest) Reset() {
+	*x = GetRunStatsRequest{}
+	mi := &file_ferry_v1_run_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRunStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRunStatsRequest) ProtoMessage() {}
+
+func (x *GetRunStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_run_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRunStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetRunStatsRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetRunStatsRequest) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *GetRunStatsRequest) GetBucket() *durationpb.Duration {
+	if x != nil {
+		return x.Bucket
+	}
+	return nil
+}
+
+func (x *GetRunStatsRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+type GetRunStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// start_time starts the window (inclusive).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// end_time ends the window (exclusive).
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// buckets covers the window oldest first, one per bucket width,
+	// including the empty ones.
+	Buckets []*RunStatsBucket `protobuf:"bytes,3,rep,name=buckets,proto3" json:"buckets,omitempty"`
+	// late_runs counts the runs of the workspace that are Late now, whenever
+	// they were created.
+	LateRuns int64 `protobuf:"varint,4,opt,name=late_runs,json=lateRuns,proto3" json:"late_runs,omitempty"`
+	// failed_last_day counts the runs that ended FAILED or CRASHED in the
+	// 24 hours before now, whenever they were created.
+	FailedLastDay int64 `protobuf:"varint,5,opt,name=failed_last_day,json=failedLastDay,proto3" json:"failed_last_day,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRunStatsResponse) Reset() {
+	*x = GetRunStatsResponse{}
+	mi := &file_ferry_v1_run_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRunStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRunStatsResponse) ProtoMessage() {}
+
+func (x *GetRunStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_run_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRunStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetRunStatsResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetRunStatsResponse) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetRunStatsResponse) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *GetRunStatsResponse) GetBuckets() []*RunStatsBucket {
+	if x != nil {
+		return x.Buckets
+	}
+	return nil
+}
+
+func (x *GetRunStatsResponse) GetLateRuns() int64 {
+	if x != nil {
+		return x.LateRuns
+	}
+	return 0
+}
+
+func (x *GetRunStatsResponse) GetFailedLastDay() int64 {
+	if x != nil {
+		return x.FailedLastDay
+	}
+	return 0
+}
+
+// RunStatsBucket counts the runs created in one bucket of time.
+type RunStatsBucket struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// start_time starts the bucket (inclusive); it ends one bucket width later.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// counts holds one entry per state that has runs, in state order. Runs
+	// are counted by the state they are in now.
+	Counts []*RunStateCount `protobuf:"bytes,2,rep,name=counts,proto3" json:"counts,omitempty"`
+	// total is the number of runs created in the bucket.
+	Total         int64 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunStatsBucket) Reset() {
+	*x = RunStatsBucket{}
+	mi := &file_ferry_v1_run_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunStatsBucket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunStatsBucket) ProtoMessage() {}
+
+func (x *RunStatsBucket) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_run_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunStatsBucket.ProtoReflect.Descriptor instead.
+func (*RunStatsBucket) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RunStatsBucket) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *RunStatsBucket) GetCounts() []*RunStateCount {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *RunStatsBucket) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// RunStateCount is the number of runs in one state.
+type RunStateCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state is the state counted.
+	State RunState `protobuf:"varint,1,opt,name=state,proto3,enum=ferry.v1.RunState" json:"state,omitempty"`
+	// count is the number of runs in it.
+	Count         int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunStateCount) Reset() {
+	*x = RunStateCount{}
+	mi := &file_ferry_v1_run_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunStateCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunStateCount) ProtoMessage() {}
+
+func (x *RunStateCount) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_run_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunStateCount.ProtoReflect.Descriptor instead.
+func (*RunStateCount) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RunStateCount) GetState() RunState {
+	if x != nil {
+		return x.State
+	}
+	return RunState_RUN_STATE_UNSPECIFIED
+}
+
+func (x *RunStateCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 type CancelRunRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1172,7 +1478,7 @@ type CancelRunRequest struct {
 
 func (x *CancelRunRequest) Reset() {
 	*x = CancelRunRequest{}
-	mi := &file_ferry_v1_run_proto_msgTypes[12]
+	mi := &file_ferry_v1_run_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1490,7 @@ func (x *CancelRunRequest) String() string {
 func (*CancelRunRequest) ProtoMessage() {}
 
 func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[12]
+	mi := &file_ferry_v1_run_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1503,7 @@ func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunRequest.ProtoReflect.Descriptor instead.
 func (*CancelRunRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CancelRunRequest) GetId() string {
@@ -1223,7 +1529,7 @@ type CancelRunResponse struct {
 
 func (x *CancelRunResponse) Reset() {
 	*x = CancelRunResponse{}
-	mi := &file_ferry_v1_run_proto_msgTypes[13]
+	mi := &file_ferry_v1_run_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1541,7 @@ func (x *CancelRunResponse) String() string {
 func (*CancelRunResponse) ProtoMessage() {}
 
 func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[13]
+	mi := &file_ferry_v1_run_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1554,7 @@ func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunResponse.ProtoReflect.Descriptor instead.
 func (*CancelRunResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelRunResponse) GetRun() *Run {
@@ -1267,7 +1573,7 @@ type RetryRunRequest struct {
 
 func (x *RetryRunRequest) Reset() {
 	*x = RetryRunRequest{}
-	mi := &file_ferry_v1_run_proto_msgTypes[14]
+	mi := &file_ferry_v1_run_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1585,7 @@ func (x *RetryRunRequest) String() string {
 func (*RetryRunRequest) ProtoMessage() {}
 
 func (x *RetryRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[14]
+	mi := &file_ferry_v1_run_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1598,7 @@ func (x *RetryRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryRunRequest.ProtoReflect.Descriptor instead.
 func (*RetryRunRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RetryRunRequest) GetId() string {
@@ -1311,7 +1617,7 @@ type RetryRunResponse struct {
 
 func (x *RetryRunResponse) Reset() {
 	*x = RetryRunResponse{}
-	mi := &file_ferry_v1_run_proto_msgTypes[15]
+	mi := &file_ferry_v1_run_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1629,7 @@ func (x *RetryRunResponse) String() string {
 func (*RetryRunResponse) ProtoMessage() {}
 
 func (x *RetryRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[15]
+	mi := &file_ferry_v1_run_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1642,7 @@ func (x *RetryRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryRunResponse.ProtoReflect.Descriptor instead.
 func (*RetryRunResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RetryRunResponse) GetRun() *Run {
@@ -1355,7 +1661,7 @@ type WatchRunRequest struct {
 
 func (x *WatchRunRequest) Reset() {
 	*x = WatchRunRequest{}
-	mi := &file_ferry_v1_run_proto_msgTypes[16]
+	mi := &file_ferry_v1_run_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1673,7 @@ func (x *WatchRunRequest) String() string {
 func (*WatchRunRequest) ProtoMessage() {}
 
 func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[16]
+	mi := &file_ferry_v1_run_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1686,7 @@ func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunRequest.ProtoReflect.Descriptor instead.
 func (*WatchRunRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchRunRequest) GetId() string {
@@ -1399,7 +1705,7 @@ type WatchRunResponse struct {
 
 func (x *WatchRunResponse) Reset() {
 	*x = WatchRunResponse{}
-	mi := &file_ferry_v1_run_proto_msgTypes[17]
+	mi := &file_ferry_v1_run_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1717,7 @@ func (x *WatchRunResponse) String() string {
 func (*WatchRunResponse) ProtoMessage() {}
 
 func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[17]
+	mi := &file_ferry_v1_run_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1730,7 @@ func (x *WatchRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunResponse.ProtoReflect.Descriptor instead.
 func (*WatchRunResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchRunResponse) GetRun() *Run {
@@ -1443,7 +1749,7 @@ type ListRunStateChangesRequest struct {
 
 func (x *ListRunStateChangesRequest) Reset() {
 	*x = ListRunStateChangesRequest{}
-	mi := &file_ferry_v1_run_proto_msgTypes[18]
+	mi := &file_ferry_v1_run_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1761,7 @@ func (x *ListRunStateChangesRequest) String() string {
 func (*ListRunStateChangesRequest) ProtoMessage() {}
 
 func (x *ListRunStateChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[18]
+	mi := &file_ferry_v1_run_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1774,7 @@ func (x *ListRunStateChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunStateChangesRequest.ProtoReflect.Descriptor instead.
 func (*ListRunStateChangesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListRunStateChangesRequest) GetId() string {
@@ -1487,7 +1793,7 @@ type ListRunStateChangesResponse struct {
 
 func (x *ListRunStateChangesResponse) Reset() {
 	*x = ListRunStateChangesResponse{}
-	mi := &file_ferry_v1_run_proto_msgTypes[19]
+	mi := &file_ferry_v1_run_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1805,7 @@ func (x *ListRunStateChangesResponse) String() string {
 func (*ListRunStateChangesResponse) ProtoMessage() {}
 
 func (x *ListRunStateChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[19]
+	mi := &file_ferry_v1_run_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1818,7 @@ func (x *ListRunStateChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunStateChangesResponse.ProtoReflect.Descriptor instead.
 func (*ListRunStateChangesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListRunStateChangesResponse) GetChanges() []*RunStateChange {
@@ -1536,7 +1842,7 @@ type ListRunLogsRequest struct {
 
 func (x *ListRunLogsRequest) Reset() {
 	*x = ListRunLogsRequest{}
-	mi := &file_ferry_v1_run_proto_msgTypes[20]
+	mi := &file_ferry_v1_run_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1854,7 @@ func (x *ListRunLogsRequest) String() string {
 func (*ListRunLogsRequest) ProtoMessage() {}
 
 func (x *ListRunLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[20]
+	mi := &file_ferry_v1_run_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1867,7 @@ func (x *ListRunLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunLogsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunLogsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListRunLogsRequest) GetId() string {
@@ -1602,7 +1908,7 @@ type ListRunLogsResponse struct {
 
 func (x *ListRunLogsResponse) Reset() {
 	*x = ListRunLogsResponse{}
-	mi := &file_ferry_v1_run_proto_msgTypes[21]
+	mi := &file_ferry_v1_run_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1920,7 @@ func (x *ListRunLogsResponse) String() string {
 func (*ListRunLogsResponse) ProtoMessage() {}
 
 func (x *ListRunLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[21]
+	mi := &file_ferry_v1_run_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1933,7 @@ func (x *ListRunLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunLogsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunLogsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListRunLogsResponse) GetLines() []*LogLine {
@@ -1655,7 +1961,7 @@ type FollowRunLogsRequest struct {
 
 func (x *FollowRunLogsRequest) Reset() {
 	*x = FollowRunLogsRequest{}
-	mi := &file_ferry_v1_run_proto_msgTypes[22]
+	mi := &file_ferry_v1_run_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1973,7 @@ func (x *FollowRunLogsRequest) String() string {
 func (*FollowRunLogsRequest) ProtoMessage() {}
 
 func (x *FollowRunLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[22]
+	mi := &file_ferry_v1_run_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1986,7 @@ func (x *FollowRunLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowRunLogsRequest.ProtoReflect.Descriptor instead.
 func (*FollowRunLogsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FollowRunLogsRequest) GetId() string {
@@ -1708,7 +2014,7 @@ type FollowRunLogsResponse struct {
 
 func (x *FollowRunLogsResponse) Reset() {
 	*x = FollowRunLogsResponse{}
-	mi := &file_ferry_v1_run_proto_msgTypes[23]
+	mi := &file_ferry_v1_run_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +2026,7 @@ func (x *FollowRunLogsResponse) String() string {
 func (*FollowRunLogsResponse) ProtoMessage() {}
 
 func (x *FollowRunLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[23]
+	mi := &file_ferry_v1_run_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +2039,7 @@ func (x *FollowRunLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowRunLogsResponse.ProtoReflect.Descriptor instead.
 func (*FollowRunLogsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FollowRunLogsResponse) GetLines() []*LogLine {
@@ -1759,7 +2065,7 @@ type ExplainRunRequest struct {
 
 func (x *ExplainRunRequest) Reset() {
 	*x = ExplainRunRequest{}
-	mi := &file_ferry_v1_run_proto_msgTypes[24]
+	mi := &file_ferry_v1_run_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1771,7 +2077,7 @@ func (x *ExplainRunRequest) String() string {
 func (*ExplainRunRequest) ProtoMessage() {}
 
 func (x *ExplainRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[24]
+	mi := &file_ferry_v1_run_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1784,7 +2090,7 @@ func (x *ExplainRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainRunRequest.ProtoReflect.Descriptor instead.
 func (*ExplainRunRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ExplainRunRequest) GetId() string {
@@ -1807,7 +2113,7 @@ type ExplainRunResponse struct {
 
 func (x *ExplainRunResponse) Reset() {
 	*x = ExplainRunResponse{}
-	mi := &file_ferry_v1_run_proto_msgTypes[25]
+	mi := &file_ferry_v1_run_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1819,7 +2125,7 @@ func (x *ExplainRunResponse) String() string {
 func (*ExplainRunResponse) ProtoMessage() {}
 
 func (x *ExplainRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[25]
+	mi := &file_ferry_v1_run_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1832,7 +2138,7 @@ func (x *ExplainRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainRunResponse.ProtoReflect.Descriptor instead.
 func (*ExplainRunResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ExplainRunResponse) GetRun() *Run {
@@ -1874,7 +2180,7 @@ type WaitReason struct {
 
 func (x *WaitReason) Reset() {
 	*x = WaitReason{}
-	mi := &file_ferry_v1_run_proto_msgTypes[26]
+	mi := &file_ferry_v1_run_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +2192,7 @@ func (x *WaitReason) String() string {
 func (*WaitReason) ProtoMessage() {}
 
 func (x *WaitReason) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_run_proto_msgTypes[26]
+	mi := &file_ferry_v1_run_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +2205,7 @@ func (x *WaitReason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitReason.ProtoReflect.Descriptor instead.
 func (*WaitReason) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_run_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_run_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WaitReason) GetCode() WaitReasonCode {
@@ -1955,7 +2261,7 @@ var File_ferry_v1_run_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_run_proto_rawDesc = "" +
 	"\n" +
-	"\x12ferry/v1/run.proto\x12\bferry.v1\x1a\x16ferry/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\a\n" +
+	"\x12ferry/v1/run.proto\x12\bferry.v1\x1a\x16ferry/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\a\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -2036,7 +2342,7 @@ const file_ferry_v1_run_proto_rawDesc = "" +
 	"\rGetRunRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x02R\x02id\"1\n" +
 	"\x0eGetRunResponse\x12\x1f\n" +
-	"\x03run\x18\x01 \x01(\v2\r.ferry.v1.RunR\x03run\"\xc1\x02\n" +
+	"\x03run\x18\x01 \x01(\v2\r.ferry.v1.RunR\x03run\"\xf3\x02\n" +
 	"\x0fListRunsRequest\x12&\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\t\xaa\xbb\x18\x05(\x000\xe8\aR\bpageSize\x12&\n" +
 	"\n" +
@@ -2046,10 +2352,31 @@ const file_ferry_v1_run_proto_rawDesc = "" +
 	"deployment\x18\x04 \x01(\tB\x06\xaa\xbb\x18\x02\x18\x01R\n" +
 	"deployment\x12?\n" +
 	"\rcreated_after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
-	"\x0ecreated_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\"]\n" +
+	"\x0ecreated_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12\x1c\n" +
+	"\x04tags\x18\a \x03(\tB\b\xaa\xbb\x18\x04 \b@\x05R\x04tags\x12\x12\n" +
+	"\x04late\x18\b \x01(\bR\x04late\"]\n" +
 	"\x10ListRunsResponse\x12!\n" +
 	"\x04runs\x18\x01 \x03(\v2\r.ferry.v1.RunR\x04runs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"M\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb1\x01\n" +
+	"\x12GetRunStatsRequest\x121\n" +
+	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\x121\n" +
+	"\x06bucket\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06bucket\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\x80\x02\n" +
+	"\x13GetRunStatsResponse\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x122\n" +
+	"\abuckets\x18\x03 \x03(\v2\x18.ferry.v1.RunStatsBucketR\abuckets\x12\x1b\n" +
+	"\tlate_runs\x18\x04 \x01(\x03R\blateRuns\x12&\n" +
+	"\x0ffailed_last_day\x18\x05 \x01(\x03R\rfailedLastDay\"\x92\x01\n" +
+	"\x0eRunStatsBucket\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12/\n" +
+	"\x06counts\x18\x02 \x03(\v2\x17.ferry.v1.RunStateCountR\x06counts\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"O\n" +
+	"\rRunStateCount\x12(\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x12.ferry.v1.RunStateR\x05state\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"M\n" +
 	"\x10CancelRunRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x02R\x02id\x12\x1f\n" +
 	"\x06reason\x18\x02 \x01(\tB\a\xaa\xbb\x18\x03\x10\x80\bR\x06reason\"4\n" +
@@ -2129,7 +2456,7 @@ const file_ferry_v1_run_proto_rawDesc = "" +
 	"\x12\"\n" +
 	"\x1eWAIT_REASON_CODE_POLICY_DENIED\x10\v\x12\x1b\n" +
 	"\x17WAIT_REASON_CODE_ACTIVE\x10\f\x12\x1a\n" +
-	"\x16WAIT_REASON_CODE_ENDED\x10\r2\xd9\x06\n" +
+	"\x16WAIT_REASON_CODE_ENDED\x10\r2\xaa\a\n" +
 	"\n" +
 	"RunService\x12D\n" +
 	"\tCreateRun\x12\x1a.ferry.v1.CreateRunRequest\x1a\x1b.ferry.v1.CreateRunResponse\x12G\n" +
@@ -2144,7 +2471,8 @@ const file_ferry_v1_run_proto_rawDesc = "" +
 	"\vListRunLogs\x12\x1c.ferry.v1.ListRunLogsRequest\x1a\x1d.ferry.v1.ListRunLogsResponse\"\x03\x90\x02\x01\x12W\n" +
 	"\rFollowRunLogs\x12\x1e.ferry.v1.FollowRunLogsRequest\x1a\x1f.ferry.v1.FollowRunLogsResponse\"\x03\x90\x02\x010\x01\x12L\n" +
 	"\n" +
-	"ExplainRun\x12\x1b.ferry.v1.ExplainRunRequest\x1a\x1c.ferry.v1.ExplainRunResponse\"\x03\x90\x02\x01B5Z3github.com/ferryhq/ferry/proto/gen/ferry/v1;ferryv1b\x06proto3"
+	"ExplainRun\x12\x1b.ferry.v1.ExplainRunRequest\x1a\x1c.ferry.v1.ExplainRunResponse\"\x03\x90\x02\x01\x12O\n" +
+	"\vGetRunStats\x12\x1c.ferry.v1.GetRunStatsRequest\x1a\x1d.ferry.v1.GetRunStatsResponse\"\x03\x90\x02\x01B5Z3github.com/ferryhq/ferry/proto/gen/ferry/v1;ferryv1b\x06proto3"
 
 var (
 	file_ferry_v1_run_proto_rawDescOnce sync.Once
@@ -2159,7 +2487,7 @@ func file_ferry_v1_run_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ferry_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_ferry_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_ferry_v1_run_proto_goTypes = []any{
 	(RunState)(0),                       // 0: ferry.v1.RunState
 	(LogStream)(0),                      // 1: ferry.v1.LogStream
@@ -2176,82 +2504,98 @@ var file_ferry_v1_run_proto_goTypes = []any{
 	(*GetRunResponse)(nil),              // 12: ferry.v1.GetRunResponse
 	(*ListRunsRequest)(nil),             // 13: ferry.v1.ListRunsRequest
 	(*ListRunsResponse)(nil),            // 14: ferry.v1.ListRunsResponse
-	(*CancelRunRequest)(nil),            // 15: ferry.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),           // 16: ferry.v1.CancelRunResponse
-	(*RetryRunRequest)(nil),             // 17: ferry.v1.RetryRunRequest
-	(*RetryRunResponse)(nil),            // 18: ferry.v1.RetryRunResponse
-	(*WatchRunRequest)(nil),             // 19: ferry.v1.WatchRunRequest
-	(*WatchRunResponse)(nil),            // 20: ferry.v1.WatchRunResponse
-	(*ListRunStateChangesRequest)(nil),  // 21: ferry.v1.ListRunStateChangesRequest
-	(*ListRunStateChangesResponse)(nil), // 22: ferry.v1.ListRunStateChangesResponse
-	(*ListRunLogsRequest)(nil),          // 23: ferry.v1.ListRunLogsRequest
-	(*ListRunLogsResponse)(nil),         // 24: ferry.v1.ListRunLogsResponse
-	(*FollowRunLogsRequest)(nil),        // 25: ferry.v1.FollowRunLogsRequest
-	(*FollowRunLogsResponse)(nil),       // 26: ferry.v1.FollowRunLogsResponse
-	(*ExplainRunRequest)(nil),           // 27: ferry.v1.ExplainRunRequest
-	(*ExplainRunResponse)(nil),          // 28: ferry.v1.ExplainRunResponse
-	(*WaitReason)(nil),                  // 29: ferry.v1.WaitReason
-	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
+	(*GetRunStatsRequest)(nil),          // 15: ferry.v1.GetRunStatsRequest
+	(*GetRunStatsResponse)(nil),         // 16: ferry.v1.GetRunStatsResponse
+	(*RunStatsBucket)(nil),              // 17: ferry.v1.RunStatsBucket
+	(*RunStateCount)(nil),               // 18: ferry.v1.RunStateCount
+	(*CancelRunRequest)(nil),            // 19: ferry.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),           // 20: ferry.v1.CancelRunResponse
+	(*RetryRunRequest)(nil),             // 21: ferry.v1.RetryRunRequest
+	(*RetryRunResponse)(nil),            // 22: ferry.v1.RetryRunResponse
+	(*WatchRunRequest)(nil),             // 23: ferry.v1.WatchRunRequest
+	(*WatchRunResponse)(nil),            // 24: ferry.v1.WatchRunResponse
+	(*ListRunStateChangesRequest)(nil),  // 25: ferry.v1.ListRunStateChangesRequest
+	(*ListRunStateChangesResponse)(nil), // 26: ferry.v1.ListRunStateChangesResponse
+	(*ListRunLogsRequest)(nil),          // 27: ferry.v1.ListRunLogsRequest
+	(*ListRunLogsResponse)(nil),         // 28: ferry.v1.ListRunLogsResponse
+	(*FollowRunLogsRequest)(nil),        // 29: ferry.v1.FollowRunLogsRequest
+	(*FollowRunLogsResponse)(nil),       // 30: ferry.v1.FollowRunLogsResponse
+	(*ExplainRunRequest)(nil),           // 31: ferry.v1.ExplainRunRequest
+	(*ExplainRunResponse)(nil),          // 32: ferry.v1.ExplainRunResponse
+	(*WaitReason)(nil),                  // 33: ferry.v1.WaitReason
+	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 35: google.protobuf.Duration
 }
 var file_ferry_v1_run_proto_depIdxs = []int32{
 	0,  // 0: ferry.v1.Run.state:type_name -> ferry.v1.RunState
-	30, // 1: ferry.v1.Run.expected_start_time:type_name -> google.protobuf.Timestamp
-	30, // 2: ferry.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	30, // 3: ferry.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	30, // 4: ferry.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	30, // 5: ferry.v1.Run.update_time:type_name -> google.protobuf.Timestamp
+	34, // 1: ferry.v1.Run.expected_start_time:type_name -> google.protobuf.Timestamp
+	34, // 2: ferry.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	34, // 3: ferry.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	34, // 4: ferry.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	34, // 5: ferry.v1.Run.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 6: ferry.v1.RunStateChange.from_state:type_name -> ferry.v1.RunState
 	0,  // 7: ferry.v1.RunStateChange.to_state:type_name -> ferry.v1.RunState
-	30, // 8: ferry.v1.RunStateChange.time:type_name -> google.protobuf.Timestamp
+	34, // 8: ferry.v1.RunStateChange.time:type_name -> google.protobuf.Timestamp
 	1,  // 9: ferry.v1.LogLine.stream:type_name -> ferry.v1.LogStream
-	30, // 10: ferry.v1.LogLine.time:type_name -> google.protobuf.Timestamp
-	30, // 11: ferry.v1.RunTemplate.expected_start_time:type_name -> google.protobuf.Timestamp
+	34, // 10: ferry.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	34, // 11: ferry.v1.RunTemplate.expected_start_time:type_name -> google.protobuf.Timestamp
 	6,  // 12: ferry.v1.CreateRunRequest.run:type_name -> ferry.v1.RunTemplate
 	3,  // 13: ferry.v1.CreateRunResponse.run:type_name -> ferry.v1.Run
 	6,  // 14: ferry.v1.CreateRunsRequest.runs:type_name -> ferry.v1.RunTemplate
 	3,  // 15: ferry.v1.CreateRunsResponse.runs:type_name -> ferry.v1.Run
 	3,  // 16: ferry.v1.GetRunResponse.run:type_name -> ferry.v1.Run
 	0,  // 17: ferry.v1.ListRunsRequest.states:type_name -> ferry.v1.RunState
-	30, // 18: ferry.v1.ListRunsRequest.created_after:type_name -> google.protobuf.Timestamp
-	30, // 19: ferry.v1.ListRunsRequest.created_before:type_name -> google.protobuf.Timestamp
+	34, // 18: ferry.v1.ListRunsRequest.created_after:type_name -> google.protobuf.Timestamp
+	34, // 19: ferry.v1.ListRunsRequest.created_before:type_name -> google.protobuf.Timestamp
 	3,  // 20: ferry.v1.ListRunsResponse.runs:type_name -> ferry.v1.Run
-	3,  // 21: ferry.v1.CancelRunResponse.run:type_name -> ferry.v1.Run
-	3,  // 22: ferry.v1.RetryRunResponse.run:type_name -> ferry.v1.Run
-	3,  // 23: ferry.v1.WatchRunResponse.run:type_name -> ferry.v1.Run
-	4,  // 24: ferry.v1.ListRunStateChangesResponse.changes:type_name -> ferry.v1.RunStateChange
-	5,  // 25: ferry.v1.ListRunLogsResponse.lines:type_name -> ferry.v1.LogLine
-	5,  // 26: ferry.v1.FollowRunLogsResponse.lines:type_name -> ferry.v1.LogLine
-	3,  // 27: ferry.v1.ExplainRunResponse.run:type_name -> ferry.v1.Run
-	29, // 28: ferry.v1.ExplainRunResponse.reasons:type_name -> ferry.v1.WaitReason
-	2,  // 29: ferry.v1.WaitReason.code:type_name -> ferry.v1.WaitReasonCode
-	30, // 30: ferry.v1.WaitReason.until:type_name -> google.protobuf.Timestamp
-	7,  // 31: ferry.v1.RunService.CreateRun:input_type -> ferry.v1.CreateRunRequest
-	9,  // 32: ferry.v1.RunService.CreateRuns:input_type -> ferry.v1.CreateRunsRequest
-	11, // 33: ferry.v1.RunService.GetRun:input_type -> ferry.v1.GetRunRequest
-	13, // 34: ferry.v1.RunService.ListRuns:input_type -> ferry.v1.ListRunsRequest
-	15, // 35: ferry.v1.RunService.CancelRun:input_type -> ferry.v1.CancelRunRequest
-	17, // 36: ferry.v1.RunService.RetryRun:input_type -> ferry.v1.RetryRunRequest
-	19, // 37: ferry.v1.RunService.WatchRun:input_type -> ferry.v1.WatchRunRequest
-	21, // 38: ferry.v1.RunService.ListRunStateChanges:input_type -> ferry.v1.ListRunStateChangesRequest
-	23, // 39: ferry.v1.RunService.ListRunLogs:input_type -> ferry.v1.ListRunLogsRequest
-	25, // 40: ferry.v1.RunService.FollowRunLogs:input_type -> ferry.v1.FollowRunLogsRequest
-	27, // 41: ferry.v1.RunService.ExplainRun:input_type -> ferry.v1.ExplainRunRequest
-	8,  // 42: ferry.v1.RunService.CreateRun:output_type -> ferry.v1.CreateRunResponse
-	10, // 43: ferry.v1.RunService.CreateRuns:output_type -> ferry.v1.CreateRunsResponse
-	12, // 44: ferry.v1.RunService.GetRun:output_type -> ferry.v1.GetRunResponse
-	14, // 45: ferry.v1.RunService.ListRuns:output_type -> ferry.v1.ListRunsResponse
-	16, // 46: ferry.v1.RunService.CancelRun:output_type -> ferry.v1.CancelRunResponse
-	18, // 47: ferry.v1.RunService.RetryRun:output_type -> ferry.v1.RetryRunResponse
-	20, // 48: ferry.v1.RunService.WatchRun:output_type -> ferry.v1.WatchRunResponse
-	22, // 49: ferry.v1.RunService.ListRunStateChanges:output_type -> ferry.v1.ListRunStateChangesResponse
-	24, // 50: ferry.v1.RunService.ListRunLogs:output_type -> ferry.v1.ListRunLogsResponse
-	26, // 51: ferry.v1.RunService.FollowRunLogs:output_type -> ferry.v1.FollowRunLogsResponse
-	28, // 52: ferry.v1.RunService.ExplainRun:output_type -> ferry.v1.ExplainRunResponse
-	42, // [42:53] is the sub-list for method output_type
-	31, // [31:42] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	35, // 21: ferry.v1.GetRunStatsRequest.window:type_name -> google.protobuf.Duration
+	35, // 22: ferry.v1.GetRunStatsRequest.bucket:type_name -> google.protobuf.Duration
+	34, // 23: ferry.v1.GetRunStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	34, // 24: ferry.v1.GetRunStatsResponse.start_time:type_name -> google.protobuf.Timestamp
+	34, // 25: ferry.v1.GetRunStatsResponse.end_time:type_name -> google.protobuf.Timestamp
+	17, // 26: ferry.v1.GetRunStatsResponse.buckets:type_name -> ferry.v1.RunStatsBucket
+	34, // 27: ferry.v1.RunStatsBucket.start_time:type_name -> google.protobuf.Timestamp
+	18, // 28: ferry.v1.RunStatsBucket.counts:type_name -> ferry.v1.RunStateCount
+	0,  // 29: ferry.v1.RunStateCount.state:type_name -> ferry.v1.RunState
+	3,  // 30: ferry.v1.CancelRunResponse.run:type_name -> ferry.v1.Run
+	3,  // 31: ferry.v1.RetryRunResponse.run:type_name -> ferry.v1.Run
+	3,  // 32: ferry.v1.WatchRunResponse.run:type_name -> ferry.v1.Run
+	4,  // 33: ferry.v1.ListRunStateChangesResponse.changes:type_name -> ferry.v1.RunStateChange
+	5,  // 34: ferry.v1.ListRunLogsResponse.lines:type_name -> ferry.v1.LogLine
+	5,  // 35: ferry.v1.FollowRunLogsResponse.lines:type_name -> ferry.v1.LogLine
+	3,  // 36: ferry.v1.ExplainRunResponse.run:type_name -> ferry.v1.Run
+	33, // 37: ferry.v1.ExplainRunResponse.reasons:type_name -> ferry.v1.WaitReason
+	2,  // 38: ferry.v1.WaitReason.code:type_name -> ferry.v1.WaitReasonCode
+	34, // 39: ferry.v1.WaitReason.until:type_name -> google.protobuf.Timestamp
+	7,  // 40: ferry.v1.RunService.CreateRun:input_type -> ferry.v1.CreateRunRequest
+	9,  // 41: ferry.v1.RunService.CreateRuns:input_type -> ferry.v1.CreateRunsRequest
+	11, // 42: ferry.v1.RunService.GetRun:input_type -> ferry.v1.GetRunRequest
+	13, // 43: ferry.v1.RunService.ListRuns:input_type -> ferry.v1.ListRunsRequest
+	19, // 44: ferry.v1.RunService.CancelRun:input_type -> ferry.v1.CancelRunRequest
+	21, // 45: ferry.v1.RunService.RetryRun:input_type -> ferry.v1.RetryRunRequest
+	23, // 46: ferry.v1.RunService.WatchRun:input_type -> ferry.v1.WatchRunRequest
+	25, // 47: ferry.v1.RunService.ListRunStateChanges:input_type -> ferry.v1.ListRunStateChangesRequest
+	27, // 48: ferry.v1.RunService.ListRunLogs:input_type -> ferry.v1.ListRunLogsRequest
+	29, // 49: ferry.v1.RunService.FollowRunLogs:input_type -> ferry.v1.FollowRunLogsRequest
+	31, // 50: ferry.v1.RunService.ExplainRun:input_type -> ferry.v1.ExplainRunRequest
+	15, // 51: ferry.v1.RunService.GetRunStats:input_type -> ferry.v1.GetRunStatsRequest
+	8,  // 52: ferry.v1.RunService.CreateRun:output_type -> ferry.v1.CreateRunResponse
+	10, // 53: ferry.v1.RunService.CreateRuns:output_type -> ferry.v1.CreateRunsResponse
+	12, // 54: ferry.v1.RunService.GetRun:output_type -> ferry.v1.GetRunResponse
+	14, // 55: ferry.v1.RunService.ListRuns:output_type -> ferry.v1.ListRunsResponse
+	20, // 56: ferry.v1.RunService.CancelRun:output_type -> ferry.v1.CancelRunResponse
+	22, // 57: ferry.v1.RunService.RetryRun:output_type -> ferry.v1.RetryRunResponse
+	24, // 58: ferry.v1.RunService.WatchRun:output_type -> ferry.v1.WatchRunResponse
+	26, // 59: ferry.v1.RunService.ListRunStateChanges:output_type -> ferry.v1.ListRunStateChangesResponse
+	28, // 60: ferry.v1.RunService.ListRunLogs:output_type -> ferry.v1.ListRunLogsResponse
+	30, // 61: ferry.v1.RunService.FollowRunLogs:output_type -> ferry.v1.FollowRunLogsResponse
+	32, // 62: ferry.v1.RunService.ExplainRun:output_type -> ferry.v1.ExplainRunResponse
+	16, // 63: ferry.v1.RunService.GetRunStats:output_type -> ferry.v1.GetRunStatsResponse
+	52, // [52:64] is the sub-list for method output_type
+	40, // [40:52] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_run_proto_init() }
@@ -2268,7 +2612,7 @@ func file_ferry_v1_run_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_run_proto_rawDesc), len(file_ferry_v1_run_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   27,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

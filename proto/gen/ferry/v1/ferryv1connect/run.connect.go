@@ -57,6 +57,8 @@ const (
 	RunServiceFollowRunLogsProcedure = "/ferry.v1.RunService/FollowRunLogs"
 	// RunServiceExplainRunProcedure is the fully-qualified name of the RunService's ExplainRun RPC.
 	RunServiceExplainRunProcedure = "/ferry.v1.RunService/ExplainRun"
+	// RunServiceGetRunStatsProcedure is the fully-qualified name of the RunService's GetRunStats RPC.
+	RunServiceGetRunStatsProcedure = "/ferry.v1.RunService/GetRunStats"
 )
 
 // RunServiceClient is a client for the ferry.v1.RunService service.
@@ -87,6 +89,10 @@ type RunServiceClient interface {
 	// ExplainRun says why a run is not running: each thing that holds it
 	// back now, or what became of it when it is running or ended.
 	ExplainRun(context.Context, *connect.Request[v1.ExplainRunRequest]) (*connect.Response[v1.ExplainRunResponse], error)
+	// GetRunStats returns the figures of the runs dashboard: runs created per
+	// time bucket of a window, counted by their state now, the number of late
+	// runs and the failures of the last day.
+	GetRunStats(context.Context, *connect.Request[v1.GetRunStatsRequest]) (*connect.Response[v1.GetRunStatsResponse], error)
 }
 
 // NewRunServiceClient constructs a client for the ferry.v1.RunService service. By default, it uses
@@ -173,6 +179,13 @@ func NewRunServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getRunStats: connect.NewClient[v1.GetRunStatsRequest, v1.GetRunStatsResponse](
+			httpClient,
+			baseURL+RunServiceGetRunStatsProcedure,
+			connect.WithSchema(runServiceMethods.ByName("GetRunStats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -189,6 +202,7 @@ type runServiceClient struct {
 	listRunLogs         *connect.Client[v1.ListRunLogsRequest, v1.ListRunLogsResponse]
 	followRunLogs       *connect.Client[v1.FollowRunLogsRequest, v1.FollowRunLogsResponse]
 	explainRun          *connect.Client[v1.ExplainRunRequest, v1.ExplainRunResponse]
+	getRunStats         *connect.Client[v1.GetRunStatsRequest, v1.GetRunStatsResponse]
 }
 
 // CreateRun calls ferry.v1.RunService.CreateRun.
@@ -246,6 +260,11 @@ func (c *runServiceClient) ExplainRun(ctx context.Context, req *connect.Request[
 	return c.explainRun.CallUnary(ctx, req)
 }
 
+// GetRunStats calls ferry.v1.RunService.GetRunStats.
+func (c *runServiceClient) GetRunStats(ctx context.Context, req *connect.Request[v1.GetRunStatsRequest]) (*connect.Response[v1.GetRunStatsResponse], error) {
+	return c.getRunStats.CallUnary(ctx, req)
+}
+
 // RunServiceHandler is an implementation of the ferry.v1.RunService service.
 type RunServiceHandler interface {
 	// CreateRun creates a run of a deployment's current version. With an
@@ -274,6 +293,10 @@ type RunServiceHandler interface {
 	// ExplainRun says why a run is not running: each thing that holds it
 	// back now, or what became of it when it is running or ended.
 	ExplainRun(context.Context, *connect.Request[v1.ExplainRunRequest]) (*connect.Response[v1.ExplainRunResponse], error)
+	// GetRunStats returns the figures of the runs dashboard: runs created per
+	// time bucket of a window, counted by their state now, the number of late
+	// runs and the failures of the last day.
+	GetRunStats(context.Context, *connect.Request[v1.GetRunStatsRequest]) (*connect.Response[v1.GetRunStatsResponse], error)
 }
 
 // NewRunServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -356,6 +379,13 @@ func NewRunServiceHandler(svc RunServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	runServiceGetRunStatsHandler := connect.NewUnaryHandler(
+		RunServiceGetRunStatsProcedure,
+		svc.GetRunStats,
+		connect.WithSchema(runServiceMethods.ByName("GetRunStats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/ferry.v1.RunService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RunServiceCreateRunProcedure:
@@ -380,6 +410,8 @@ func NewRunServiceHandler(svc RunServiceHandler, opts ...connect.HandlerOption) 
 			runServiceFollowRunLogsHandler.ServeHTTP(w, r)
 		case RunServiceExplainRunProcedure:
 			runServiceExplainRunHandler.ServeHTTP(w, r)
+		case RunServiceGetRunStatsProcedure:
+			runServiceGetRunStatsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -431,4 +463,8 @@ func (UnimplementedRunServiceHandler) FollowRunLogs(context.Context, *connect.Re
 
 func (UnimplementedRunServiceHandler) ExplainRun(context.Context, *connect.Request[v1.ExplainRunRequest]) (*connect.Response[v1.ExplainRunResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.RunService.ExplainRun is not implemented"))
+}
+
+func (UnimplementedRunServiceHandler) GetRunStats(context.Context, *connect.Request[v1.GetRunStatsRequest]) (*connect.Response[v1.GetRunStatsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.RunService.GetRunStats is not implemented"))
 }
