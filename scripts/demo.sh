@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: starts a control plane on its embedded PostgreSQL and an agent,
 # applies the example pipeline, runs it to the end with live state and logs,
-# prints the outcome, and stops both processes cleanly.
+# prints the outcome, and stops both processes cleanly. With FERRY_DEMO_STAY=1
+# the control plane, its web UI and the agent keep running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +45,16 @@ done
 curl -sf "http://$ADDR/readyz" >/dev/null || { echo "demo: control plane not ready; see $DATA/server.log" >&2; exit 1; }
 cat "$DATA/server.out"
 
+# A person to sign in to the web UI as; the password is made once per data
+# directory and kept there (mode 0600).
+UI_EMAIL=demo@ferry.local
+UI_PASSWORD_FILE="$DATA/ui-password"
+if [ ! -s "$UI_PASSWORD_FILE" ]; then
+	(umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$UI_PASSWORD_FILE")
+	bin/ferry user create "$UI_EMAIL" --role admin --name "Demo admin" --password-file "$UI_PASSWORD_FILE" >/dev/null
+fi
+echo "demo: web UI at http://$ADDR/ - sign in as $UI_EMAIL with the password $(cat "$UI_PASSWORD_FILE")"
+
 echo "demo: applying examples/tzreport/ferry.yaml"
 bin/ferry apply -f examples/tzreport/ferry.yaml
 
@@ -76,4 +87,10 @@ if [ -f "$DATA/tzreport-out/report.md" ]; then
 	echo "demo: the report is at $DATA/tzreport-out/report.md (summary.json beside it)"
 fi
 echo "demo: list runs with: FERRY_DATA_DIR=$DATA bin/ferry run ls   (while a server runs on $ADDR)"
+if [ "${FERRY_DEMO_STAY:-}" = 1 ]; then
+	echo "demo: the control plane, web UI (http://$ADDR/) and agent keep running; Ctrl-C stops them"
+	wait "${pids[0]}" || true
+else
+	echo "demo: to keep the web UI up after the run, use FERRY_DEMO_STAY=1 make demo"
+fi
 exit $status
