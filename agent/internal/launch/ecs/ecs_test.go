@@ -340,8 +340,10 @@ func TestSlowRunTaskReconciled(t *testing.T) {
 	t.Parallel()
 	srv := awsfake.Start(t)
 	fake := awsfake.NewECS(srv, awsfake.NewLogs(srv))
-	l := newLauncher(t, srv, "agent-1", time.Second)
-	fake.SlowRunTask(30 * time.Second)
+	// The call timeout must outlast 150 concurrent reconciliations on a
+	// loaded 2-core machine under -race, yet stay far below the slow RunTask.
+	l := newLauncher(t, srv, "agent-1", 5*time.Second)
+	fake.SlowRunTask(60 * time.Second)
 
 	const runs = 150
 	handles := make([]launch.Handle, runs)
