@@ -1,0 +1,222 @@
+import { useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useClient } from "../../api/clients";
+import { ErrorNotice, InfoNotice, Loading } from "../../components/Notice";
+import { PauseService } from "../../gen/ferry/v1/pause_pb";
+import { WorkPoolService, type WorkPool } from "../../gen/ferry/v1/work_pool_pb";
+import { prettyJson } from "../../lib/json";
+import { formatRelative, formatTime } from "../../lib/time";
+import type { Confirmation } from "./ConfirmDialog";
+import { healthName } from "./health";
+import { healthOf, poolKeys, poolTypeName, refreshMs } from "./queries";
+
+/** PauseTarget is a pool, or a queue of it, to pause or resume. */
+interface PauseTarget {
+  pool: string;
+  queue: string;
+}
+
+function targetName(t: PauseTarget): string {
+  return t.queue === "" ? `pool ${t.pool}` : `queue ${t.queue} of pool ${t.pool}`;
+}
+
+/** What the last pause or resume of this section did. */
+type Outcome = { ok: true; text: string } | { ok: false; error: unknown; what: string };
+
+/** Shows one work pool: its settings, its queues and its agents, with pause
+ * and resume of the pool and of each queue. confirm asks the person first. */
+export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date; confirm: (c: Confirmation) => void }) {
+  const pools = useClient(WorkPoolService);
+  const pauses = useClient(PauseService);
+  const qc = useQueryClient();
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+
+  const queues = useQuery({
+    queryKey: poolKeys.queues(pool.name),
+    queryFn: ({ signal }) => pools.listWorkQueues({ pool: pool.name }, { signal }),
+    refetchInterval: refreshMs,
+  });
+  const agents = useQuery({
+    queryKey: poolKeys.agents(pool.name),
+    queryFn: ({ signal }) => pools.listAgents({ pool: pool.name }, { signal }),
+    refetchInterval: refreshMs,
+  });
+
+  const toggle = useMutation({
+    mutationFn: async ({ target, pause }: { target: PauseTarget; pause: boolean }) => {
+      const req = { target: { pool: target.pool, queue: target.queue } };
+      const res = pause ? await pauses.pause(req) : await pauses.resume(req);
+      return res.changed;
+    },
+    onMutate: () => setOutcome(null),
+    onSuccess: (changed, { target, pause }) => {
+      const name = targetName(target);
+      const Name = name[0]!.toUpperCase() + name.slice(1);
+      let text: string;
+      if (!changed) text = `${Name} was already ${pause ? "paused" : "running"}; nothing changed.`;
+      else if (pause) text = `${Name} paused: its scheduled runs wait until it is resumed; runs already claimed carry on.`;
+      else text = `${Name} resumed: its scheduled runs are offered to agents again.`;
+      setOutcome({ ok: true, text });
+    },
+    onError: (error, { target, pause }) => {
+      setOutcome({ ok: false, error, what: `Cannot ${pause ? "pause" : "resume"} ${targetName(target)}` });
+    },
+    onSettled: () => {
+      void qc.invalidateQueries({ queryKey: poolKeys.pools });
+      void qc.invalidateQueries({ queryKey: poolKeys.pool(pool.name) });
+      void qc.invalidateQueries({ queryKey: poolKeys.queues(pool.name) });
+    },
+  });
+
+  const ask = (target: PauseTarget, pause: boolean) => {
+    const name = targetName(target);
+    confirm({
+      title: `${pause ? "Pause" : "Resume"} ${name}?`,
+      body: pause
+        ? `The dispatcher will offer none of the scheduled runs of ${name} to agents until it is resumed. Runs already claimed carry on.`
+        : `The scheduled runs of ${name} will be offered to agents again.`,
+      confirm: `${pause ? "Pause" : "Resume"} ${target.queue === "" ? "pool" : "queue"}`,
+      onConfirm: () => toggle.mutate({ target, pause }),
+    });
+  };
+
+  const headingId = `pool-${pool.name}`;
+  const template = prettyJson(pool.baseJobTemplate);
+  return (
+    <section className="pool" aria-labelledby={headingId}>
+      <div className="pool-head">
+        <h2 id={headingId}>
+          Pool {pool.name}{" "}
+          <span className={`badge ${pool.paused ? "state-cancelled" : "state-completed"}`}>{pool.paused ? "Paused" : "Active"}</span>
+        </h2>
+        <button
+          type="button"
+          className={pool.paused ? "primary" : "danger"}
+          disabled={toggle.isPending}
+          aria-label={`${pool.paused ? "Resume" : "Pause"} pool ${pool.name}`}
+          onClick={() => ask({ pool: pool.name, queue: "" }, !pool.paused)}
+        >
+          {pool.paused ? "Resume pool" : "Pause pool"}
+        </button>
+      </div>
+      {outcome?.ok === true && <InfoNotice>{outcome.text}</InfoNotice>}
+      {outcome?.ok === false && <ErrorNotice error={outcome.error} what={outcome.what} />}
+
+      <dl className="props">
+        <dt>Type</dt>
+        <dd>{poolTypeName(pool.type)}</dd>
+        <dt>Concurrency limit</dt>
+        <dd>{pool.concurrencyLimit === 0 ? "No limit" : `${pool.concurrencyLimit} active runs at once`}</dd>
+        <dt>Description</dt>
+        <dd>{pool.description || <span className="hint">None</span>}</dd>
+        <dt>Created</dt>
+        <dd>{formatTime(pool.createTime)}</dd>
+      </dl>
+      {template === "" ? (
+        <p className="hint">No base job template: runs use the deployment's settings and the agent's defaults.</p>
+      ) : (
+        <details>
+          <summary>Base job template</summary>
+          <pre>{template}</pre>
+        </details>
+      )}
+
+      <h3>Queues</h3>
+      {queues.isPending && <Loading what="Loading queues" />}
+      {queues.isError && <ErrorNotice error={queues.error} what={`Cannot list the queues of pool ${pool.name}`} onRetry={() => void queues.refetch()} />}
+      {queues.isSuccess && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Queue</th>
+                <th scope="col" className="num">
+                  Priority
+                </th>
+                <th scope="col">State</th>
+                <th scope="col">Concurrency limit</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {queues.data.workQueues.map((q) => (
+                <tr key={q.name}>
+                  <th scope="row">{q.name}</th>
+                  <td className="num">{q.priority}</td>
+                  <td>
+                    <span className={`badge ${q.paused ? "state-cancelled" : "state-completed"}`}>{q.paused ? "Paused" : "Active"}</span>
+                  </td>
+                  <td>{q.concurrencyLimit === 0 ? "No limit" : q.concurrencyLimit}</td>
+                  <td>
+                    <button
+                      type="button"
+                      disabled={toggle.isPending}
+                      aria-label={`${q.paused ? "Resume" : "Pause"} queue ${q.name} of pool ${pool.name}`}
+                      onClick={() => ask({ pool: pool.name, queue: q.name }, !q.paused)}
+                    >
+                      {q.paused ? "Resume" : "Pause"}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+
+      <h3>Agents</h3>
+      {agents.isPending && <Loading what="Loading agents" />}
+      {agents.isError && <ErrorNotice error={agents.error} what={`Cannot list the agents of pool ${pool.name}`} onRetry={() => void agents.refetch()} />}
+      {agents.isSuccess && agents.data.agents.length === 0 && (
+        <div className="empty" role="status">
+          <strong>No agent has connected to pool {pool.name}.</strong>
+          <div>
+            Create a token with <code>ferry agent token create --pool {pool.name} --name NAME</code> and start{" "}
+            <code>ferry-agent --server URL --token-file FILE</code> where the runs should execute.
+          </div>
+        </div>
+      )}
+      {agents.isSuccess && agents.data.agents.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Agent</th>
+                <th scope="col">Health</th>
+                <th scope="col">Version</th>
+                <th scope="col">Last heartbeat</th>
+                <th scope="col">Connected</th>
+                <th scope="col" className="num">
+                  Runs in flight
+                </th>
+                <th scope="col">Draining</th>
+              </tr>
+            </thead>
+            <tbody>
+              {agents.data.agents.map((a) => {
+                const h = healthOf(a, now);
+                return (
+                  <tr key={a.id}>
+                    <th scope="row">{a.name}</th>
+                    <td>
+                      <span className={`badge health-${h}`}>{healthName(h)}</span>
+                    </td>
+                    <td>{a.version || <span className="hint">unknown</span>}</td>
+                    <td title={formatTime(a.lastHeartbeatTime)}>{formatRelative(a.lastHeartbeatTime, now)}</td>
+                    <td title={formatTime(a.connectTime)}>{formatRelative(a.connectTime, now)}</td>
+                    <td className="num">
+                      {a.activeRuns} of {a.capacity}
+                    </td>
+                    <td>{a.draining ? <span className="badge state-cancelling">Draining</span> : "No"}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
