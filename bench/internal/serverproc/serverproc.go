@@ -169,11 +169,16 @@ func (s *Server) AdminKey() string { return s.adminKey }
 func (s *Server) DataDir() string { return s.dataDir }
 
 // DatabaseURL returns a connection URL for the server's embedded
-// PostgreSQL, as its superuser, over the unix socket the cluster listens on
-// (found in its postmaster.pid). The load driver uses it to seed data that
-// would take too long to create through the API.
-func (s *Server) DatabaseURL() (string, error) {
-	b, err := os.ReadFile(filepath.Join(s.dataDir, "postgres", "pgdata", "postmaster.pid"))
+// PostgreSQL: see [EmbeddedDatabaseURL].
+func (s *Server) DatabaseURL() (string, error) { return EmbeddedDatabaseURL(s.dataDir) }
+
+// EmbeddedDatabaseURL returns a connection URL for the embedded PostgreSQL
+// of a `ferry server` running with dataDir, as its superuser, over the unix
+// socket the cluster listens on (found in its postmaster.pid). The load
+// driver and the web UI's scale test use it to seed data that would take
+// too long to create through the API.
+func EmbeddedDatabaseURL(dataDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postgres", "pgdata", "postmaster.pid"))
 	if err != nil {
 		return "", fmt.Errorf("read embedded PostgreSQL's postmaster.pid: %w", err)
 	}
