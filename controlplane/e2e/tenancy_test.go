@@ -577,6 +577,16 @@ func TestTenancyWorkspaces(t *testing.T) {
 	if got := created.Msg.GetOwner().GetEmail(); got != b.userEmail {
 		t.Errorf("owner = %q, want %s", got, b.userEmail)
 	}
+	eventually(t, "the creation is in A's audit trail", func() error {
+		var n int
+		err := p.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE workspace_id = $1 AND procedure = $2
+			AND resource = 'workspace/tenant-c' AND decision = 'allow' AND code = 'ok'`,
+			p.workspace, ferryv1connect.WorkspaceServiceCreateWorkspaceProcedure).Scan(&n)
+		if err == nil && n != 1 {
+			err = fmt.Errorf("%d audit events of the creation, want 1", n)
+		}
+		return err
+	})
 	if _, err := a.workspaces.CreateWorkspace(ctx, connect.NewRequest(&ferryv1.CreateWorkspaceRequest{
 		Name: "tenant-b", OwnerEmail: b.userEmail,
 	})); connect.CodeOf(err) != connect.CodeAlreadyExists {

@@ -23,6 +23,9 @@ import (
 
 // WorkspaceServer implements [ferryv1connect.WorkspaceServiceHandler]. All
 // fields are required.
+//
+// Known limitation: workspaces can be created but not renamed or deleted
+// through the API.
 type WorkspaceServer struct {
 	Store *store.Store
 	Clock clock.Clock

@@ -381,12 +381,17 @@ func New(ctx context.Context, cfg Config, st *store.Store, clk clock.Clock, log 
 	}
 	mux.Handle(ferryv1connect.NewAgentTokenServiceHandler(&api.AgentTokenServer{Store: st, Clock: clk, Log: apiLog, OnRevoke: authn.Forget}, opts))
 	mux.Handle(ferryv1connect.NewRunServiceHandler(&api.RunServer{Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier, Listener: listener, LateAfter: cfg.LateAfter}, opts))
+	// The first workspace's admins and owners administer the installation:
+	// its signing keys and its workspaces.
+	installation := func(ctx context.Context) (uuid.UUID, error) {
+		ws, err := st.Q.WorkspaceGetByName(ctx, bootstrap.DefaultWorkspace)
+		return ws.ID, err
+	}
 	mux.Handle(ferryv1connect.NewSigningKeyServiceHandler(&api.SigningKeyServer{
-		Keys: keys, Clock: clk, Log: apiLog, OnChange: keysChanged,
-		InstallationWorkspace: func(ctx context.Context) (uuid.UUID, error) {
-			ws, err := st.Q.WorkspaceGetByName(ctx, bootstrap.DefaultWorkspace)
-			return ws.ID, err
-		},
+		Keys: keys, Clock: clk, Log: apiLog, OnChange: keysChanged, InstallationWorkspace: installation,
+	}, opts))
+	mux.Handle(ferryv1connect.NewWorkspaceServiceHandler(&api.WorkspaceServer{
+		Store: st, Clock: clk, Log: apiLog, InstallationWorkspace: installation,
 	}, opts))
 	mux.Handle(ferryv1connect.NewAgentServiceHandler(&api.AgentServer{
 		Store: st, Clock: clk, Log: apiLog, Hub: hub, Applier: applier,
