@@ -20,6 +20,8 @@ export interface ServerProc {
   proc: ChildProcess;
   /** ferry runs the CLI against this server with its admin key. */
   ferry: (...args: string[]) => Promise<{ stdout: string; stderr: string }>;
+  /** ferryIn runs the CLI with another data directory (its own login session). */
+  ferryIn: (dataDir: string, ...args: string[]) => Promise<{ stdout: string; stderr: string }>;
 }
 
 /** Fails unless bin/ferry and bin/ferry-agent are built. */
@@ -70,6 +72,8 @@ export async function startServer(prefix: string): Promise<ServerProc> {
     adminKey: readFileSync(join(dataDir, "admin-api-key"), "utf8").trim(),
     proc,
     ferry: (...args: string[]) => run(join(repo, "bin/ferry"), args, { cwd: repo, env, maxBuffer: 16 << 20 }),
+    ferryIn: (dir: string, ...args: string[]) =>
+      run(join(repo, "bin/ferry"), args, { cwd: repo, env: { ...env, FERRY_DATA_DIR: dir }, maxBuffer: 16 << 20 }),
   };
 }
 

@@ -1,7 +1,7 @@
 // Global setup of the browser tests: a real `ferry server` on its embedded
 // PostgreSQL and a real `ferry-agent`, both from bin/ (make build), on
 // loopback ports of this machine only. Tests reach them through inject().
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import type { TestProject } from "vitest/node";
@@ -16,6 +16,8 @@ export interface FerryEnv {
   email: string;
   password: string;
   screenshots: string;
+  /** foreignRunId is a run of workspace "other", of which the admin is no member. */
+  foreignRunId: string;
 }
 
 declare module "vitest" {
@@ -38,6 +40,20 @@ export default async function setup(project: TestProject) {
   await srv.ferry("user", "create", email, "--role", "admin", "--name", "E2E Admin", "--password-file", pwFile);
   children.push(await startAgent(srv, "e2e", "e2e-agent"));
 
+  // A second workspace with a run of its own: the tests sign in to the
+  // first one and must not see it. The CLI logs in to "other" from a data
+  // directory of its own, so the admin key keeps serving the first.
+  // Its owner is another person, so the admin above belongs to one
+  // workspace only and signs in without naming it.
+  const otherOwner = "other-owner@example.test";
+  await srv.ferry("user", "create", otherOwner, "--role", "viewer", "--password-file", pwFile);
+  await srv.ferry("workspace", "create", "other", "--owner", otherOwner);
+  const otherDir = join(srv.dataDir, "other");
+  mkdirSync(otherDir, { mode: 0o700 });
+  await srv.ferryIn(otherDir, "login", "--email", otherOwner, "--password-file", pwFile, "--workspace", "other");
+  await srv.ferryIn(otherDir, "apply", "-f", join(repo, "ui/e2e/ferry.other.yaml"));
+  const { stdout: foreignRunId } = await srv.ferryIn(otherDir, "run", "start", "other-job");
+
   project.provide("ferry", {
     baseURL: srv.baseURL,
     repo,
@@ -46,6 +62,7 @@ export default async function setup(project: TestProject) {
     email,
     password,
     screenshots: join(repo, "ui/e2e/screenshots"),
+    foreignRunId: foreignRunId.trim(),
   });
 
   return async () => {
