@@ -1,0 +1,59 @@
+import { useEffect, useRef, useState } from "react";
+
+/** A button that asks before acting: the first press shows the question with
+ * a confirm and a cancel button in its place; only the confirm acts. */
+export function ConfirmButton({
+  label,
+  question,
+  confirmLabel,
+  onConfirm,
+  busy = false,
+  danger = false,
+}: {
+  /** label is the first button's text, such as "Revoke". */
+  label: string;
+  /** question says what will happen, such as "Revoke key ci? Programs using it stop working.". */
+  question: string;
+  /** confirmLabel is the confirming button's text, such as "Yes, revoke". */
+  confirmLabel: string;
+  onConfirm: () => void;
+  busy?: boolean;
+  danger?: boolean;
+}) {
+  const [asking, setAsking] = useState(false);
+  const confirmRef = useRef<HTMLButtonElement>(null);
+  const askRef = useRef<HTMLButtonElement>(null);
+  const wasAsking = useRef(false);
+  useEffect(() => {
+    if (asking) confirmRef.current?.focus();
+    else if (wasAsking.current) askRef.current?.focus();
+    wasAsking.current = asking;
+  }, [asking]);
+
+  if (!asking) {
+    return (
+      <button type="button" ref={askRef} className={danger ? "danger" : undefined} disabled={busy} onClick={() => setAsking(true)}>
+        {busy ? `${label}…` : label}
+      </button>
+    );
+  }
+  return (
+    <span className="confirm-inline" role="group" aria-label={question}>
+      <span>{question}</span>
+      <button
+        type="button"
+        ref={confirmRef}
+        className={danger ? "danger" : "primary"}
+        onClick={() => {
+          setAsking(false);
+          onConfirm();
+        }}
+      >
+        {confirmLabel}
+      </button>
+      <button type="button" onClick={() => setAsking(false)}>
+        Cancel
+      </button>
+    </span>
+  );
+}
