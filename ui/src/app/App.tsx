@@ -60,9 +60,7 @@ function SignedIn() {
         Skip to content
       </a>
       <header className="topbar">
-        <span className="brand" aria-label="Ferry">
-          ⛴ Ferry
-        </span>
+        <span className="brand">Ferry</span>
         <nav aria-label="Main">
           <ul>
             {nav.map(([to, label]) => (
