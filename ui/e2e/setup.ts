@@ -15,6 +15,10 @@ export interface FerryEnv {
   adminKey: string;
   email: string;
   password: string;
+  /** sessionCookie is a session of email, made once, that signIn() puts into pages. */
+  sessionCookie: string;
+  /** signinEmail is a second admin (same password) whose logins the sign-in tests spend. */
+  signinEmail: string;
   screenshots: string;
   /** foreignRunId is a run of workspace "other", of which the admin is no member. */
   foreignRunId: string;
@@ -38,6 +42,18 @@ export default async function setup(project: TestProject) {
   const pwFile = join(srv.dataDir, "e2e-password");
   writeFileSync(pwFile, password, { mode: 0o600 });
   await srv.ferry("user", "create", email, "--role", "admin", "--name", "E2E Admin", "--password-file", pwFile);
+  // The server allows an account five logins, then one per 20 s. The tests
+  // share one session of the admin, and the sign-in form's own tests log in
+  // as another person.
+  const signinEmail = "e2e-signin@example.test";
+  await srv.ferry("user", "create", signinEmail, "--role", "admin", "--name", "E2E Sign-in", "--password-file", pwFile);
+  const login = await fetch(`${srv.baseURL}/ferry.v1.AuthService/Login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  const sessionCookie = /ferry_session=([^;]+)/.exec(login.headers.get("set-cookie") ?? "")?.[1];
+  if (!login.ok || !sessionCookie) throw new Error(`e2e setup: login failed: ${login.status} ${await login.text()}`);
   children.push(await startAgent(srv, "e2e", "e2e-agent"));
 
   // A second workspace with a run of its own: the tests sign in to the
@@ -61,6 +77,8 @@ export default async function setup(project: TestProject) {
     adminKey: srv.adminKey,
     email,
     password,
+    sessionCookie,
+    signinEmail,
     screenshots: join(repo, "ui/e2e/screenshots"),
     foreignRunId: foreignRunId.trim(),
   });

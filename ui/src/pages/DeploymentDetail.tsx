@@ -1,6 +1,179 @@
+import { useParams } from "react-router";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useClient } from "../api/clients";
+import { hasRole, useSession } from "../api/session";
+import { CollisionStrategy, DeploymentService, RetryCondition, type Deployment } from "../gen/ferry/v1/deployment_pb";
+import { PauseService } from "../gen/ferry/v1/pause_pb";
+import { ErrorNotice, InfoNotice, Loading } from "../components/Notice";
 import { PageHeader } from "../components/PageHeader";
+import { formatJson, prettyJson } from "../lib/json";
+import { formatTime } from "../lib/time";
+import { durationText } from "./deployments/duration";
+import { RecentRuns } from "./deployments/RecentRuns";
+import { RunForm } from "./deployments/RunForm";
+import { Schedules } from "./deployments/Schedules";
+import { Tags } from "./deployments/Tags";
+import { Versions } from "./deployments/Versions";
 
-// TODO(ui): this page is being built.
+/** One deployment: its spec, the "run now" form, versions with a diff,
+ * schedules and recent runs. */
 export default function DeploymentDetail() {
-  return <PageHeader title="DeploymentDetail" />;
+  const name = useParams().name ?? "";
+  const deployments = useClient(DeploymentService);
+  const q = useQuery({
+    queryKey: ["deployments", "get", name],
+    queryFn: ({ signal }) => deployments.getDeployment({ name }, { signal }),
+  });
+  if (q.isPending) return <Loading what={`Loading deployment ${name}`} />;
+  if (q.isError) {
+    return (
+      <>
+        <PageHeader title={`Deployment ${name}`} />
+        <ErrorNotice error={q.error} what={`Cannot load deployment ${name}`} onRetry={() => void q.refetch()} />
+      </>
+    );
+  }
+  const d = q.data.deployment;
+  if (d === undefined) return <ErrorNotice error={new Error("the server returned no deployment")} what={`Cannot load deployment ${name}`} />;
+  return <Detail deployment={d} />;
+}
+
+function Detail({ deployment: d }: { deployment: Deployment }) {
+  const { who } = useSession();
+  const canOperate = hasRole(who, "operator");
+  const spec = d.spec;
+  return (
+    <>
+      <PageHeader title={`Deployment ${d.name}`}>{canOperate && <PauseButtons name={d.name} />}</PageHeader>
+      {spec?.description && <p>{spec.description}</p>}
+      <dl className="props">
+        <dt>Pool</dt>
+        <dd>{spec?.pool}</dd>
+        <dt>Queue</dt>
+        <dd>{spec?.queue || "default"}</dd>
+        <dt>Version</dt>
+        <dd>{d.version}</dd>
+        {spec?.image && (
+          <>
+            <dt>Image</dt>
+            <dd className="mono">{spec.image}</dd>
+          </>
+        )}
+        <dt>Command</dt>
+        <dd>
+          <code>{formatJson({ kind: "array", items: (spec?.command ?? []).map((c) => ({ kind: "string", value: c })) }, 0)}</code>
+        </dd>
+        <dt>Timeout</dt>
+        <dd>{durationText(spec?.timeout) || "none"}</dd>
+        <dt>Retries</dt>
+        <dd>{retryText(d)}</dd>
+        <dt>Priority</dt>
+        <dd>{spec?.priority ?? 0}</dd>
+        <dt>Concurrency</dt>
+        <dd>{concurrencyText(d)}</dd>
+        <dt>Tags</dt>
+        <dd>
+          <Tags tags={spec?.tags ?? []} />
+        </dd>
+        <dt>Created</dt>
+        <dd>{formatTime(d.createTime)}</dd>
+        <dt>Updated</dt>
+        <dd>{formatTime(d.updateTime)}</dd>
+      </dl>
+
+      <h2 id="run-now">Run now</h2>
+      {canOperate ? (
+        <RunForm key={d.version} deployment={d} />
+      ) : (
+        <p className="hint">Your role ({who?.role}) cannot start runs; an operator or above can.</p>
+      )}
+
+      <h2>Parameters</h2>
+      <div className="spec-json">
+        <section aria-labelledby="schema-title">
+          <h3 id="schema-title">Schema</h3>
+          {spec?.parametersSchema ? <pre>{prettyJson(spec.parametersSchema)}</pre> : <p className="hint">No schema: any JSON object is accepted.</p>}
+        </section>
+        <section aria-labelledby="defaults-title">
+          <h3 id="defaults-title">Defaults</h3>
+          {spec?.defaultParameters ? <pre>{prettyJson(spec.defaultParameters)}</pre> : <p className="hint">No defaults.</p>}
+        </section>
+        {spec?.jobVariables && (
+          <section aria-labelledby="jobvars-title">
+            <h3 id="jobvars-title">Job variables</h3>
+            <pre>{prettyJson(spec.jobVariables)}</pre>
+          </section>
+        )}
+      </div>
+
+      <h2>Versions</h2>
+      <Versions name={d.name} current={d.version} />
+
+      <h2>Schedules</h2>
+      <Schedules deployment={d.name} canPause={canOperate} />
+
+      <h2>Recent runs</h2>
+      <RecentRuns deployment={d.name} />
+    </>
+  );
+}
+
+const conditionNames: Record<RetryCondition, string> = {
+  [RetryCondition.UNSPECIFIED]: "any",
+  [RetryCondition.FAILED]: "failed",
+  [RetryCondition.CRASHED]: "crashed",
+  [RetryCondition.TIMED_OUT]: "timed out",
+};
+
+/** Describes the retry policy, such as "3, after 10 s (doubling), on failed, crashed". */
+function retryText(d: Deployment): string {
+  const r = d.spec?.retry;
+  if (r === undefined || r.retries === 0) return "none";
+  const delay = durationText(r.delay);
+  const on = r.on.length === 0 ? "any failure" : r.on.map((c) => conditionNames[c]).join(", ");
+  return `${r.retries}${delay ? `, after ${delay} (doubling)` : ""}, on ${on}`;
+}
+
+const collisionNames: Record<CollisionStrategy, string> = {
+  [CollisionStrategy.UNSPECIFIED]: "new runs wait",
+  [CollisionStrategy.ENQUEUE]: "new runs wait",
+  [CollisionStrategy.CANCEL_NEW]: "new runs are cancelled",
+  [CollisionStrategy.CANCEL_OLDEST]: "the oldest runs are cancelled",
+};
+
+function concurrencyText(d: Deployment): string {
+  const limit = d.spec?.concurrencyLimit ?? 0;
+  if (limit === 0) return "no limit";
+  return `at most ${limit} active; when full, ${collisionNames[d.spec!.collisionStrategy]}`;
+}
+
+/** Pauses and resumes dispatch of the deployment's runs. The API reports no
+ * paused state to read, so the buttons say what the call changed. */
+function PauseButtons({ name }: { name: string }) {
+  const pause = useClient(PauseService);
+  const qc = useQueryClient();
+  const m = useMutation({
+    mutationFn: async (action: "pause" | "resume") => {
+      const target = { deployment: name };
+      if (action === "pause") {
+        const res = await pause.pause({ target });
+        return res.changed ? `Paused ${name}: its runs stay scheduled until you resume it.` : `${name} was already paused.`;
+      }
+      const res = await pause.resume({ target });
+      return res.changed ? `Resumed ${name}: its runs are offered to agents again.` : `${name} was not paused.`;
+    },
+    onSuccess: () => void qc.invalidateQueries({ queryKey: ["runs"] }),
+  });
+  return (
+    <div className="pause-actions">
+      <button type="button" onClick={() => m.mutate("pause")} disabled={m.isPending}>
+        Pause deployment
+      </button>
+      <button type="button" onClick={() => m.mutate("resume")} disabled={m.isPending}>
+        Resume deployment
+      </button>
+      {m.isSuccess && <InfoNotice>{m.data}</InfoNotice>}
+      {m.isError && <ErrorNotice error={m.error} what="Cannot change the pause" />}
+    </div>
+  );
 }
