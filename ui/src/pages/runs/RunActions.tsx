@@ -1,0 +1,104 @@
+import { useEffect, useRef, useState } from "react";
+import { useMutation } from "@tanstack/react-query";
+import { useClient } from "../../api/clients";
+import { RunService, RunState, type Run } from "../../gen/ferry/v1/run_pb";
+import { ErrorNotice, InfoNotice } from "../../components/Notice";
+import { isFinal, stateName } from "../../components/runState";
+
+/** Reports whether a run may be retried by hand: it ended other than completed. */
+export function canRetry(s: RunState): boolean {
+  return s === RunState.FAILED || s === RunState.CRASHED || s === RunState.CANCELLED;
+}
+
+/** Reports whether a run may be cancelled: it has not ended and is not already being cancelled. */
+export function canCancel(s: RunState): boolean {
+  return !isFinal(s) && s !== RunState.CANCELLING;
+}
+
+/** Cancel (after a confirmation) and Retry, with their outcome in words.
+ * onChanged receives the run as the server answered. */
+export function RunActions({ run, onChanged }: { run: Run; onChanged: (r: Run) => void }) {
+  const client = useClient(RunService);
+  const [confirming, setConfirming] = useState(false);
+  const confirmRef = useRef<HTMLButtonElement>(null);
+
+  const cancel = useMutation({
+    mutationFn: () => client.cancelRun({ id: run.id, reason: "cancelled from the web UI" }),
+    onSuccess: (r) => {
+      setConfirming(false);
+      if (r.run) onChanged(r.run);
+    },
+  });
+  const retry = useMutation({
+    mutationFn: () => client.retryRun({ id: run.id }),
+    onSuccess: (r) => {
+      if (r.run) onChanged(r.run);
+    },
+  });
+
+  useEffect(() => {
+    if (confirming) confirmRef.current?.focus();
+  }, [confirming]);
+
+  return (
+    <div className="run-actions">
+      <div className="page-actions">
+        {canCancel(run.state) && !confirming && (
+          <button
+            type="button"
+            className="danger"
+            onClick={() => {
+              retry.reset();
+              cancel.reset();
+              setConfirming(true);
+            }}
+          >
+            Cancel run
+          </button>
+        )}
+        {canRetry(run.state) && (
+          <button
+            type="button"
+            className="primary"
+            disabled={retry.isPending}
+            onClick={() => {
+              cancel.reset();
+              retry.mutate();
+            }}
+          >
+            {retry.isPending ? "Retrying…" : "Retry"}
+          </button>
+        )}
+      </div>
+      {confirming && canCancel(run.state) && (
+        <div className="notice notice-warn run-confirm" role="alertdialog" aria-labelledby="cancel-q" aria-describedby="cancel-d">
+          <strong id="cancel-q">Cancel this run?</strong>
+          <p id="cancel-d">
+            {run.state === RunState.RUNNING
+              ? "Its agent is asked to stop the process; the run ends as Cancelled."
+              : "It has not started and will not start."}{" "}
+            You can retry it afterwards.
+          </p>
+          <div className="page-actions">
+            <button ref={confirmRef} type="button" className="danger" disabled={cancel.isPending} onClick={() => cancel.mutate()}>
+              {cancel.isPending ? "Cancelling…" : "Yes, cancel the run"}
+            </button>
+            <button type="button" disabled={cancel.isPending} onClick={() => setConfirming(false)}>
+              Keep it
+            </button>
+          </div>
+        </div>
+      )}
+      {cancel.isError && <ErrorNotice error={cancel.error} what="Cannot cancel the run" />}
+      {retry.isError && <ErrorNotice error={retry.error} what="Cannot retry the run" />}
+      {cancel.isSuccess && cancel.data.run && (
+        <InfoNotice>Cancel requested: the run is {stateName(cancel.data.run.state)}.</InfoNotice>
+      )}
+      {retry.isSuccess && retry.data.run && (
+        <InfoNotice>
+          Retry scheduled: attempt {retry.data.run.attempt} of {retry.data.run.maxAttempts} is {stateName(retry.data.run.state)}.
+        </InfoNotice>
+      )}
+    </div>
+  );
+}
