@@ -36,6 +36,15 @@ const (
 	ecsImage = "ferry-e2e-task:1"
 	// ecsMemory is the agent's task memory in MiB.
 	ecsMemory = 512
+	// ecsOtherCluster and ecsOtherLogGroup are where [ecsOtherPlacement]
+	// puts a run: a cluster the agent lists in ecs.other_clusters, and a
+	// log group of its own.
+	ecsOtherCluster  = "ferry-e2e-2"
+	ecsOtherLogGroup = "/ferry/e2e-2"
+	// ecsOtherPlacement is the job variables of a run placed there, with
+	// its own stream prefix and container name as well.
+	ecsOtherPlacement = `{"cluster":"` + ecsOtherCluster + `","log_group":"` + ecsOtherLogGroup +
+		`","stream_prefix":"other","container_name":"job"}`
 )
 
 // Tags the ECS launcher writes on its tasks.
@@ -192,6 +201,7 @@ func (ep *ecsPlane) startECSAgent(t *testing.T, cfg ecsAgentConfig) *ecsAgent {
 			"region":             awsfake.Region,
 			"endpoint":           ep.aws.URL,
 			"cluster":            ecsCluster,
+			"other_clusters":     []string{ecsOtherCluster},
 			"launch_type":        "FARGATE",
 			"subnets":            []string{"subnet-e2e"},
 			"security_groups":    []string{"sg-e2e"},
@@ -251,11 +261,12 @@ func (ep *ecsPlane) deploy(t *testing.T, name string, timeout time.Duration, wor
 	}
 }
 
-// startRun creates a run of deployment and returns its id.
-func (ep *ecsPlane) startRun(t *testing.T, deployment string) string {
+// startRun creates a run of deployment, with the job variables of vars
+// joined (none when empty), and returns its id.
+func (ep *ecsPlane) startRun(t *testing.T, deployment string, vars ...string) string {
 	t.Helper()
 	resp, err := ep.api.runs.CreateRun(callCtx(t), connect.NewRequest(&ferryv1.CreateRunRequest{
-		Run: &ferryv1.RunTemplate{Deployment: deployment},
+		Run: &ferryv1.RunTemplate{Deployment: deployment, JobVariables: strings.Join(vars, "")},
 	}))
 	if err != nil {
 		t.Fatalf("create a run of %s: %v", deployment, err)
@@ -505,54 +516,71 @@ func TestECSThrottlingStorm(t *testing.T) {
 	}
 }
 
-// TestECSAgentKilledReadoptsTask kills the agent with SIGKILL while a task
-// runs and starts it again: it finds the task by its tags, follows its log
-// from where the stored lines end, and never starts a second task.
+// TestECSAgentKilledReadoptsTask kills the agent with SIGKILL while tasks
+// run and starts it again: it finds each task by its tags, one in its own
+// cluster and one that job variables placed in another cluster with another
+// log group, stream prefix and container, follows each log from where the
+// stored lines end, and never starts a second task.
 func TestECSAgentKilledReadoptsTask(t *testing.T) {
 	t.Parallel()
 	const lines = 40
 	ep := startECSPlane(t, steadyLease)
 	agent := ep.startECSAgent(t, ecsAgentConfig{})
 	ep.deploy(t, "ticker", 0, fmt.Sprintf("lines=%d", lines), "interval=100ms")
-	id := ep.startRun(t, "ticker")
-	waitRun(t, ep.api, id, running)
-	ep.waitLines(t, id, 5)
+	ids := []string{ep.startRun(t, "ticker"), ep.startRun(t, "ticker", ecsOtherPlacement)}
+	for _, id := range ids {
+		waitRun(t, ep.api, id, running)
+		ep.waitLines(t, id, 5)
+	}
+	if task := ep.onlyTask(t, ids[1]); task.Cluster != ecsOtherCluster || task.LogGroup != ecsOtherLogGroup ||
+		!strings.HasPrefix(task.LogStream, "other/job/") {
+		t.Fatalf("placed task is in cluster %s, logging to %s %s; want %s, %s, other/job/...",
+			task.Cluster, task.LogGroup, task.LogStream, ecsOtherCluster, ecsOtherLogGroup)
+	}
 
 	agent.proc.kill(t)
 	agent.start(t, ep)
 
-	r := waitRun(t, ep.api, id, completed)
-	if err := invariant.CheckLogs(callCtx(t), ep.q, uuid.MustParse(id), 1, outLines(lines)); err != nil {
-		t.Error(err)
-	}
-	task := ep.onlyTask(t, id)
-	if r.GetInfrastructureId() != task.ARN {
-		t.Errorf("run's infrastructure id %q, want its task %s", r.GetInfrastructureId(), task.ARN)
-	}
-	if n := ep.callsFor(awsfake.TargetRunTask, "startedBy", task.StartedBy); n != 1 {
-		t.Errorf("%d RunTask calls for the run, want 1", n)
-	}
-	if n := ep.callsFor(awsfake.TargetStopTask, "task", task.ARN); n != 0 {
-		t.Errorf("%d StopTask calls for the re-adopted task, want none", n)
+	for _, id := range ids {
+		r := waitRun(t, ep.api, id, completed)
+		if err := invariant.CheckLogs(callCtx(t), ep.q, uuid.MustParse(id), 1, outLines(lines)); err != nil {
+			t.Errorf("run %s: %v", id, err)
+		}
+		task := ep.onlyTask(t, id)
+		if r.GetInfrastructureId() != task.ARN {
+			t.Errorf("run's infrastructure id %q, want its task %s", r.GetInfrastructureId(), task.ARN)
+		}
+		if n := ep.callsFor(awsfake.TargetRunTask, "startedBy", task.StartedBy); n != 1 {
+			t.Errorf("%d RunTask calls for run %s, want 1", n, id)
+		}
+		if n := ep.callsFor(awsfake.TargetStopTask, "task", task.ARN); n != 0 {
+			t.Errorf("%d StopTask calls for the re-adopted task %s, want none", n, task.ARN)
+		}
 	}
 	if agent.proc.exited() {
 		t.Errorf("the restarted agent exited: %v", agent.proc.err)
 	}
 }
 
-// TestECSOrphanStoppedOnRestart cancels a run while its agent is down, so
-// that the run ends when its lease expires with its task still running. The
-// restarted agent stops that task, naming the run, and leaves alone the
+// TestECSOrphanStoppedOnRestart cancels runs while their agent is down, so
+// that each ends when its lease expires with its task still running: one in
+// the agent's cluster, one that job variables placed in another. The
+// restarted agent stops both tasks, naming their runs, and leaves alone the
 // other tasks of the cluster: one of another agent, one not Ferry's.
 func TestECSOrphanStoppedOnRestart(t *testing.T) {
 	t.Parallel()
 	ep := startECSPlane(t, shortLease)
 	agent := ep.startECSAgent(t, ecsAgentConfig{})
 	ep.deploy(t, "forever", 0, "lines=1", "end=never")
-	id := ep.startRun(t, "forever")
-	waitRun(t, ep.api, id, running)
-	ep.waitLines(t, id, 1)
-	task := ep.onlyTask(t, id)
+	ids := []string{ep.startRun(t, "forever"), ep.startRun(t, "forever", ecsOtherPlacement)}
+	for _, id := range ids {
+		waitRun(t, ep.api, id, running)
+		ep.waitLines(t, id, 1)
+	}
+	task := ep.onlyTask(t, ids[0])
+	if placed := ep.onlyTask(t, ids[1]); placed.Cluster != ecsOtherCluster {
+		t.Fatalf("placed task is in cluster %s, want %s", placed.Cluster, ecsOtherCluster)
+	}
 
 	// Tasks of the same cluster that this agent must not touch.
 	client := awsecs.NewFromConfig(ep.aws.Config())
@@ -582,42 +610,54 @@ func TestECSOrphanStoppedOnRestart(t *testing.T) {
 	unrelated := foreign("deploy-bot", nil)
 
 	agent.proc.kill(t)
-	if _, err := ep.api.runs.CancelRun(callCtx(t), connect.NewRequest(&ferryv1.CancelRunRequest{
-		Id: id, Reason: "cancelled while the agent was down",
-	})); err != nil {
-		t.Fatalf("cancel run: %v", err)
+	for _, id := range ids {
+		if _, err := ep.api.runs.CancelRun(callCtx(t), connect.NewRequest(&ferryv1.CancelRunRequest{
+			Id: id, Reason: "cancelled while the agent was down",
+		})); err != nil {
+			t.Fatalf("cancel run: %v", err)
+		}
 	}
-	// No agent confirms the stop; the run ends when its lease expires.
-	waitRun(t, ep.api, id, cancelled)
-	if task := ep.onlyTask(t, id); task.LastStatus != "RUNNING" {
-		t.Fatalf("task is %s before the agent is back, want RUNNING", task.LastStatus)
+	// No agent confirms the stop; each run ends when its lease expires.
+	for _, id := range ids {
+		waitRun(t, ep.api, id, cancelled)
+		if task := ep.onlyTask(t, id); task.LastStatus != "RUNNING" {
+			t.Fatalf("task of run %s is %s before the agent is back, want RUNNING", id, task.LastStatus)
+		}
 	}
 
 	agent.start(t, ep)
-	eventually(t, "the restarted agent stops the task of the ended run", func() error {
-		if task := ep.onlyTask(t, id); task.LastStatus != "STOPPED" {
-			return fmt.Errorf("task is %s", task.LastStatus)
-		}
-		return nil
-	})
-	task = ep.onlyTask(t, id)
-	if task.StopCode != "UserInitiated" || !strings.Contains(task.StoppedReason, "run "+id+" attempt 1") {
-		t.Errorf("task stopped with code %s and reason %q, want a stop by the agent naming run %s attempt 1",
-			task.StopCode, task.StoppedReason, id)
-	}
-	if n := ep.callsFor(awsfake.TargetStopTask, "task", task.ARN); n != 1 {
-		t.Errorf("%d StopTask calls for the task, want 1", n)
-	}
-	eventually(t, "the agent logs the stop", func() error {
-		ep.logs.mu.Lock()
-		defer ep.logs.mu.Unlock()
-		for line := range strings.SplitSeq(ep.logs.buf.String(), "\n") {
-			if strings.Contains(line, "task of an ended run stopped") && strings.Contains(line, id) {
-				return nil
+	for _, id := range ids {
+		eventually(t, "the restarted agent stops the task of ended run "+id, func() error {
+			if task := ep.onlyTask(t, id); task.LastStatus != "STOPPED" {
+				return fmt.Errorf("task is %s", task.LastStatus)
 			}
+			return nil
+		})
+		task := ep.onlyTask(t, id)
+		if task.StopCode != "UserInitiated" || !strings.Contains(task.StoppedReason, "run "+id+" attempt 1") {
+			t.Errorf("task stopped with code %s and reason %q, want a stop by the agent naming run %s attempt 1",
+				task.StopCode, task.StoppedReason, id)
 		}
-		return fmt.Errorf("no log line says the task of run %s was stopped", id)
-	})
+		if n := ep.callsFor(awsfake.TargetStopTask, "task", task.ARN); n != 1 {
+			t.Errorf("%d StopTask calls for the task %s, want 1", n, task.ARN)
+		}
+		eventually(t, "the agent logs the stop", func() error {
+			ep.logs.mu.Lock()
+			defer ep.logs.mu.Unlock()
+			for line := range strings.SplitSeq(ep.logs.buf.String(), "\n") {
+				if strings.Contains(line, "task of an ended run stopped") && strings.Contains(line, id) {
+					return nil
+				}
+			}
+			return fmt.Errorf("no log line says the task of run %s was stopped", id)
+		})
+		if r := waitRun(t, ep.api, id, cancelled); r.GetAttempt() != 1 {
+			t.Errorf("run is at attempt %d, want 1", r.GetAttempt())
+		}
+		if n := ep.callsFor(awsfake.TargetRunTask, "startedBy", task.StartedBy); n != 1 {
+			t.Errorf("%d RunTask calls for the run, want 1", n)
+		}
+	}
 	for _, arn := range []string{otherAgent, unrelated} {
 		if n := ep.callsFor(awsfake.TargetStopTask, "task", arn); n != 0 {
 			t.Errorf("%d StopTask calls for %s, which is not this agent's", n, arn)
@@ -627,12 +667,6 @@ func TestECSOrphanStoppedOnRestart(t *testing.T) {
 		if (task.ARN == otherAgent || task.ARN == unrelated) && task.LastStatus != "RUNNING" {
 			t.Errorf("task %s started by %s is %s, want it left RUNNING", task.ARN, task.StartedBy, task.LastStatus)
 		}
-	}
-	if r := waitRun(t, ep.api, id, cancelled); r.GetAttempt() != 1 {
-		t.Errorf("run is at attempt %d, want 1", r.GetAttempt())
-	}
-	if n := ep.callsFor(awsfake.TargetRunTask, "startedBy", task.StartedBy); n != 1 {
-		t.Errorf("%d RunTask calls for the run, want 1", n)
 	}
 	if agent.proc.exited() {
 		t.Errorf("the restarted agent exited: %v", agent.proc.err)

@@ -10,7 +10,8 @@
 //
 // The job variables of ecs pools (all optional, snake_case):
 //
-//   - cluster: the cluster's name or ARN;
+//   - cluster: the cluster's name or ARN; the agent accepts only its own
+//     cluster and those of its ecs.other_clusters;
 //   - launch_type: FARGATE, EC2 or EXTERNAL;
 //   - capacity_provider_strategy: a list of {name, weight, base}, used
 //     instead of a launch type;

@@ -38,8 +38,8 @@ const (
 // Limits of ECS that the rules enforce.
 const (
 	// MaxTags is the most tags a template may add: ECS allows 50 per
-	// resource and the launcher keeps 6 for its own "ferry:" tags.
-	MaxTags = 44
+	// resource and the launcher keeps 7 for its own "ferry:" tags.
+	MaxTags = 43
 	// MaxSubnets and MaxSecurityGroups bound an awsvpc configuration.
 	MaxSubnets        = 16
 	MaxSecurityGroups = 5
@@ -319,6 +319,15 @@ func checkLaunchType(s string, present bool) error {
 		}
 	}
 	return fieldErr("launch_type", "unknown launch type %q (want FARGATE, EC2 or EXTERNAL)", s)
+}
+
+// ClusterName returns the name of a cluster given by name or ARN, so that
+// two references to one cluster compare equal.
+func ClusterName(ref string) string {
+	if _, name, ok := strings.Cut(ref, ":cluster/"); ok {
+		return name
+	}
+	return ref
 }
 
 func checkCluster(s string, present bool) error {

@@ -102,14 +102,17 @@ type ecsSettings struct {
 	// then are ecs pools served.
 	configured bool
 	task       ecs.TaskConfig
-	accountID  string
+	// otherClusters are the clusters besides task.Cluster that job
+	// variables may name; see [ecs.Config.OtherClusters].
+	otherClusters []string
+	accountID     string
 	// region is empty for the default chain's ($AWS_REGION, shared config).
 	region string
 	// endpoint, when set, replaces AWS's endpoints; for tests only.
 	endpoint string
-	// pollInterval, logInterval and callTimeout tune the launcher; zero
-	// keeps the defaults of [ecs.Config].
-	pollInterval, logInterval, callTimeout time.Duration
+	// pollInterval, logInterval, callTimeout and drainTimeout tune the
+	// launcher; zero keeps the defaults of [ecs.Config].
+	pollInterval, logInterval, callTimeout, drainTimeout time.Duration
 	// file locates the section's keys for messages.
 	file *configFile
 }
@@ -139,12 +142,18 @@ func (s ecsSettings) validate() error {
 	for _, d := range []struct {
 		key   string
 		value time.Duration
-	}{{"poll_interval", s.pollInterval}, {"log_interval", s.logInterval}, {"call_timeout", s.callTimeout}} {
+	}{
+		{"poll_interval", s.pollInterval}, {"log_interval", s.logInterval}, {"call_timeout", s.callTimeout},
+		{"drain_timeout", s.drainTimeout},
+	} {
 		if d.value < 0 {
 			return s.keyErr(d.key, fmt.Sprintf("%s is negative", d.value))
 		}
 	}
 	err := s.task.Validate()
+	if err == nil {
+		err = ecs.CheckOtherClusters(s.otherClusters)
+	}
 	var fe *ecs.FieldError
 	if errors.As(err, &fe) {
 		key := fe.Field
@@ -361,14 +370,16 @@ func (c *config) applyFile(f *configFile) error {
 	}
 	if e := f.ECS; e != nil {
 		c.ecs = ecsSettings{
-			configured:   true,
-			accountID:    e.AccountID,
-			region:       e.Region,
-			endpoint:     e.Endpoint,
-			file:         f,
-			pollInterval: e.PollInterval,
-			logInterval:  e.LogInterval,
-			callTimeout:  e.CallTimeout,
+			configured:    true,
+			accountID:     e.AccountID,
+			region:        e.Region,
+			endpoint:      e.Endpoint,
+			file:          f,
+			pollInterval:  e.PollInterval,
+			logInterval:   e.LogInterval,
+			callTimeout:   e.CallTimeout,
+			drainTimeout:  e.DrainTimeout,
+			otherClusters: e.OtherClusters,
 			task: ecs.TaskConfig{
 				Cluster:          e.Cluster,
 				LaunchType:       e.LaunchType,

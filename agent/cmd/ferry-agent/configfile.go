@@ -68,6 +68,7 @@ type ecsFile struct {
 	// Endpoint replaces AWS's endpoints; for tests against a fake only.
 	Endpoint          string                 `yaml:"endpoint"`
 	Cluster           string                 `yaml:"cluster"`
+	OtherClusters     []string               `yaml:"other_clusters"`
 	LaunchType        string                 `yaml:"launch_type"`
 	CapacityProviders []capacityProviderFile `yaml:"capacity_providers"`
 	Subnets           []string               `yaml:"subnets"`
@@ -85,11 +86,12 @@ type ecsFile struct {
 	ContainerName     string                 `yaml:"container_name"`
 	FamilyPrefix      string                 `yaml:"family_prefix"`
 	Tags              map[string]string      `yaml:"tags"`
-	// PollInterval, LogInterval and CallTimeout tune the launcher; zero
-	// keeps the defaults of [ecs.Config].
+	// PollInterval, LogInterval, CallTimeout and DrainTimeout tune the
+	// launcher; zero keeps the defaults of [ecs.Config].
 	PollInterval time.Duration `yaml:"poll_interval"`
 	LogInterval  time.Duration `yaml:"log_interval"`
 	CallTimeout  time.Duration `yaml:"call_timeout"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 type capacityProviderFile struct {

@@ -108,15 +108,17 @@ func newECSLauncher(ctx context.Context, c config, logger *slog.Logger) (*ecs.La
 		return nil, err
 	}
 	l, err := ecs.New(ecs.Config{
-		AWS:       awsCfg,
-		AccountID: c.ecs.accountID,
-		Task:      c.ecs.task,
-		AgentName: c.name,
-		Logger:    logger,
+		AWS:           awsCfg,
+		AccountID:     c.ecs.accountID,
+		Task:          c.ecs.task,
+		OtherClusters: c.ecs.otherClusters,
+		AgentName:     c.name,
+		Logger:        logger,
 
 		PollInterval: c.ecs.pollInterval,
 		LogInterval:  c.ecs.logInterval,
 		CallTimeout:  c.ecs.callTimeout,
+		DrainTimeout: c.ecs.drainTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ecs launcher: %w", err)

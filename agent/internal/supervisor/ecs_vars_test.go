@@ -28,10 +28,12 @@ func TestECSJobVariables(t *testing.T) {
 			Cluster: "agent-cluster", LaunchType: ecs.LaunchTypeFargate, Subnets: []string{"subnet-agent"},
 			CPU: 256, Memory: 512, LogGroup: "/agent/runs",
 		},
-		AgentName:    "agent-1",
-		PollInterval: 10 * time.Millisecond,
-		LogInterval:  10 * time.Millisecond,
-		MaxBackoff:   time.Millisecond,
+		// The pool's job variables place runs in this cluster.
+		OtherClusters: []string{"pool-cluster"},
+		AgentName:     "agent-1",
+		PollInterval:  10 * time.Millisecond,
+		LogInterval:   10 * time.Millisecond,
+		MaxBackoff:    time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("ecs.New: %v", err)

@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -36,6 +37,10 @@ const (
 	DefaultMaxAttempts = 5
 	// DefaultMaxBackoff caps the SDK's wait between attempts.
 	DefaultMaxBackoff = 5 * time.Second
+	// DefaultDrainTimeout bounds the final read of a stopped task's log:
+	// long enough to outlast a CloudWatch Logs throttling spell or a short
+	// outage, short enough that the run's outcome is not held for long.
+	DefaultDrainTimeout = 2 * time.Minute
 )
 
 // CapacityProvider is one entry of a capacity provider strategy; see
@@ -63,6 +68,12 @@ type Config struct {
 	// config file; it must pass [TaskConfig.Validate]. A job's ecs variables
 	// override it field by field.
 	Task TaskConfig
+	// OtherClusters are the clusters, by name or ARN, besides Task.Cluster
+	// that a job's cluster variable may name; nil means none. A job naming
+	// any other cluster fails with the variable named. After a restart,
+	// [Launcher.Survivors] looks for the agent's tasks in Task.Cluster and
+	// each of these.
+	OtherClusters []string
 	// AgentName is recorded in a tag of every task, and [Launcher.Survivors]
 	// returns only tasks with this name. It must not be empty.
 	AgentName string
@@ -86,6 +97,29 @@ type Config struct {
 	// MaxLineBytes is the longest output line kept whole; zero means
 	// [launch.DefaultMaxLineBytes].
 	MaxLineBytes int
+	// DrainTimeout bounds the final read of a task's log once it has
+	// stopped: failed reads are tried again, backing off from LogInterval up
+	// to MaxBackoff, until this much time has passed; then the run's outcome
+	// is reported with a system line saying what could not be read. Zero
+	// means [DefaultDrainTimeout].
+	DrainTimeout time.Duration
+}
+
+// CheckOtherClusters reports, as a [*FieldError] naming other_clusters, the
+// first entry of clusters that is not a cluster name or ARN; see
+// [Config.OtherClusters].
+func CheckOtherClusters(clusters []string) error {
+	for i, c := range clusters {
+		err := ecstask.Vars{Cluster: &c}.Check()
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return &FieldError{Field: fmt.Sprintf("other_clusters[%d]", i), Reason: fe.Reason}
+		}
+		if err != nil {
+			return fmt.Errorf("other_clusters[%d]: %w", i, err)
+		}
+	}
+	return nil
 }
 
 func (c *Config) fill() error {
@@ -96,6 +130,9 @@ func (c *Config) fill() error {
 		return errors.New("ecs: agent name is longer than 256 characters")
 	}
 	if err := c.Task.Validate(); err != nil {
+		return err
+	}
+	if err := CheckOtherClusters(c.OtherClusters); err != nil {
 		return err
 	}
 	if c.Logger == nil {
@@ -115,6 +152,9 @@ func (c *Config) fill() error {
 	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
 	}
 	return nil
 }

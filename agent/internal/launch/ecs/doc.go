@@ -22,14 +22,16 @@
 // run; see package ecstask for each). The result is validated before any
 // AWS call; a bad one fails the run with the variable named.
 //
-// Known limitation: [Launcher.Survivors] lists only the configured cluster,
-// and an adopted task's log is read with the configured log group, stream
-// prefix and container name; tasks that job variables placed elsewhere are
-// not found again after a restart.
+// A job's cluster variable may name only the agent's cluster or one of
+// [Config.OtherClusters], so that every task the launcher starts lies in a
+// cluster it searches after a restart.
 //
 // One poller per launcher reads the status of all its tasks with
-// DescribeTasks, batched, backing off on errors. Output is read from the
-// task's CloudWatch Logs stream with continuation tokens. The essential
+// DescribeTasks, batched by cluster, backing off on errors. Output is read
+// from the task's CloudWatch Logs stream with continuation tokens; once the
+// task stops, the rest is read, failed reads tried again for up to
+// [Config.DrainTimeout], and if it still cannot be read the run's log says
+// so before the outcome is reported. The essential
 // container's exit code and the stop reason decide the outcome: exit 0
 // succeeds; another code fails; an out-of-memory kill or an image pull
 // failure fails with ECS's words; a capacity shortage or a Spot interruption
@@ -38,6 +40,9 @@
 // A RunTask that fails without an answer may have started the task, so the
 // task is looked for by startedBy and tags before anything else is tried; a
 // run is never launched twice. A restarted agent finds its tasks again by
-// their startedBy prefix and tags ([Launcher.Survivors]), and stops those of
-// runs the control plane no longer leases to it ([Launcher.Remove]).
+// their startedBy prefix and tags in each of its clusters
+// ([Launcher.Survivors]), reads an adopted task's log from where its task
+// definition sends the output of the container named by its tags, and stops
+// the tasks of runs the control plane no longer leases to it
+// ([Launcher.Remove]).
 package ecs

@@ -42,14 +42,16 @@ func taskConfig() ecs.TaskConfig {
 func newLauncher(t *testing.T, srv *awsfake.Server, agent string, callTimeout time.Duration) *ecs.Launcher {
 	t.Helper()
 	l, err := ecs.New(ecs.Config{
-		AWS:          srv.Config(),
-		AccountID:    awsfake.AccountID,
-		Task:         taskConfig(),
-		AgentName:    agent,
-		PollInterval: 10 * time.Millisecond,
-		LogInterval:  10 * time.Millisecond,
-		CallTimeout:  callTimeout,
-		MaxBackoff:   time.Millisecond,
+		AWS:       srv.Config(),
+		AccountID: awsfake.AccountID,
+		Task:      taskConfig(),
+		// Job variables of the tests may place runs in this cluster too.
+		OtherClusters: []string{"arn:aws:ecs:" + awsfake.Region + ":" + awsfake.AccountID + ":cluster/pool-cluster"},
+		AgentName:     agent,
+		PollInterval:  10 * time.Millisecond,
+		LogInterval:   10 * time.Millisecond,
+		CallTimeout:   callTimeout,
+		MaxBackoff:    time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)

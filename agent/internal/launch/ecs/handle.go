@@ -45,8 +45,9 @@ type handle struct {
 	grace   time.Duration
 	sink    launch.LogSink
 	skip    int64
-	// task is the run's task settings: the agent's for an adopted task,
-	// the job's for a started one. It is set before begin.
+	// task is the run's task settings: the job's for a started one; for an
+	// adopted one, the agent's with the cluster, container and log settings
+	// the task was found with. It is set before begin.
 	task TaskConfig
 
 	ended   chan taskEnd // receives once, from the poller

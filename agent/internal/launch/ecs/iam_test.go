@@ -322,7 +322,8 @@ func driveEveryPath(t *testing.T) *awsfake.Server {
 	ended := start(l, job("run-ended"), &sink{})
 
 	// A restarted agent finds its tasks, adopts the one still leased to it
-	// and removes the one whose run ended while it was down.
+	// (reading its task definition for where its log goes) and removes the
+	// one whose run ended while it was down.
 	restarted := iamLauncher(t, srv)
 	survivors, err := restarted.Survivors(ctx)
 	if err != nil {

@@ -33,9 +33,13 @@ const (
 	tagLeaseToken = "ferry:lease-token"
 	tagTimeout    = "ferry:timeout"
 	tagStopGrace  = "ferry:stop-grace"
+	// tagContainer names the run's container, which job variables may
+	// choose, so that an adopted task's log stream and exit code are read
+	// from the right container.
+	tagContainer = "ferry:container"
 )
 
-var reservedTags = []string{tagRunID, tagAttempt, tagAgent, tagLeaseToken, tagTimeout, tagStopGrace}
+var reservedTags = []string{tagRunID, tagAttempt, tagAgent, tagLeaseToken, tagTimeout, tagStopGrace, tagContainer}
 
 // startedByPrefix starts the startedBy of every task the launcher runs.
 const startedByPrefix = "ferry-"
@@ -62,6 +66,10 @@ type Launcher struct {
 	// stoppedSeen holds the ARNs of this agent's tasks that Survivors found
 	// stopped, which Remove need not read again.
 	stoppedSeen sync.Map
+	// found maps the ARN of each task Survivors returned to a [foundTask].
+	found sync.Map
+	// adoptDefs caches the task definitions read by Adopt, by ARN.
+	adoptDefs sync.Map
 }
 
 var (
@@ -151,7 +159,35 @@ func (l *Launcher) taskConfig(job launch.Job) (TaskConfig, error) {
 	if err := tc.Validate(); err != nil {
 		return TaskConfig{}, fmt.Errorf("%w: %w", launch.ErrInvalidJob, err)
 	}
+	if !l.knownCluster(tc.Cluster) {
+		// A task in a cluster the agent does not list could not be found
+		// again after a restart, so it is never started.
+		err := &FieldError{Field: "cluster", Reason: fmt.Sprintf(
+			"%q is neither the agent's cluster nor one of its other_clusters", tc.Cluster)}
+		return TaskConfig{}, fmt.Errorf("%w: %w", launch.ErrInvalidJob, err)
+	}
 	return tc, nil
+}
+
+// clusters returns the clusters the agent's tasks may be in: its own
+// first, then [Config.OtherClusters], each once.
+func (l *Launcher) clusters() []string {
+	out := []string{l.cfg.Task.Cluster}
+	seen := map[string]bool{ecstask.ClusterName(l.cfg.Task.Cluster): true}
+	for _, c := range l.cfg.OtherClusters {
+		if name := ecstask.ClusterName(c); !seen[name] {
+			seen[name] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// knownCluster reports whether ref names one of [Launcher.clusters].
+func (l *Launcher) knownCluster(ref string) bool {
+	return slices.ContainsFunc(l.clusters(), func(c string) bool {
+		return ecstask.ClusterName(c) == ecstask.ClusterName(ref)
+	})
 }
 
 // taskDefinition returns the ARN of the task definition of p's family,
@@ -291,6 +327,7 @@ func (l *Launcher) runTaskInput(job launch.Job, tc TaskConfig, taskDef string, p
 		tagLeaseToken: strconv.FormatInt(job.LeaseToken, 10),
 		tagTimeout:    job.Timeout.String(),
 		tagStopGrace:  job.EffectiveStopGrace().String(),
+		tagContainer:  tc.EffectiveContainerName(),
 	}
 	maps.Copy(tags, tc.Tags)
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
@@ -320,13 +357,8 @@ func (l *Launcher) findTask(ctx context.Context, cluster, runID string, attempt 
 	return types.Task{}, false, nil
 }
 
-// listTasks lists the tasks of the agent's configured cluster, running and
-// stopped, that were started by startedBy; an empty startedBy lists them all.
-func (l *Launcher) listTasks(ctx context.Context, by string) ([]string, error) {
-	return l.listTasksIn(ctx, l.cfg.Task.Cluster, by)
-}
-
-// listTasksIn is [Launcher.listTasks] in cluster.
+// listTasksIn lists the tasks of cluster, running and stopped, that were
+// started by by; an empty by lists them all.
 func (l *Launcher) listTasksIn(ctx context.Context, cluster, by string) ([]string, error) {
 	var arns []string
 	for _, status := range []types.DesiredStatus{types.DesiredStatusRunning, types.DesiredStatusStopped} {
@@ -349,13 +381,8 @@ func (l *Launcher) listTasksIn(ctx context.Context, cluster, by string) ([]strin
 // maxDescribe is the most tasks one DescribeTasks call accepts.
 const maxDescribe = 100
 
-// describe reads tasks of the agent's configured cluster in batches,
-// returning those ECS knows and the ARNs it reports missing.
-func (l *Launcher) describe(ctx context.Context, arns []string, withTags bool) ([]types.Task, []string, error) {
-	return l.describeIn(ctx, l.cfg.Task.Cluster, arns, withTags)
-}
-
-// describeIn is [Launcher.describe] in cluster.
+// describeIn reads tasks of cluster in batches, returning those ECS knows
+// and the ARNs it reports missing.
 func (l *Launcher) describeIn(
 	ctx context.Context,
 	cluster string,

@@ -27,22 +27,57 @@ func (h *handle) logStream() string {
 
 // followLogs reads the task's log stream from its start every log interval,
 // with continuation tokens, and delivers each event as an output line after
-// the first h.skip. Once finished is closed it reads to the end and returns.
+// the first h.skip. Once finished is closed it reads to the end and returns;
+// see [handle.drain].
 func (h *handle) followLogs(finished <-chan struct{}) {
 	w := launch.NewLineWriter(launch.StreamStdout, h.sink, h.l.cfg.MaxLineBytes, nil)
 	defer w.Close()
 	f := &logFollower{h: h, w: w, group: h.task.LogGroup, stream: h.logStream()}
 	ctx := context.Background()
 	for {
-		f.read(ctx, 1)
+		if err := f.read(ctx, 1); err != nil {
+			f.warn(ctx, err)
+		}
 		t := time.NewTimer(h.l.cfg.LogInterval)
 		select {
 		case <-finished:
 			t.Stop()
-			f.read(ctx, drainReads)
+			f.drain(ctx)
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// drain reads the rest of a stopped task's log. A read that fails after the
+// SDK's retries is tried again, backing off from the log interval up to the
+// SDK's maximum backoff, until [Config.DrainTimeout] has passed; the lines
+// read meanwhile are kept, since the continuation token only advances on
+// success. If the rest still cannot be read, a system line says so, naming
+// the log group and stream, before the outcome is reported.
+func (f *logFollower) drain(ctx context.Context) {
+	cfg := f.h.l.cfg
+	deadline := time.Now().Add(cfg.DrainTimeout)
+	delay := cfg.LogInterval
+	for {
+		err := f.read(ctx, drainReads)
+		if err == nil {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			f.h.system("the rest of the output could not be read from CloudWatch Logs (log group %s, stream %s) "+
+				"within %s after the task stopped: %s", f.group, f.stream, cfg.DrainTimeout, logsError(err))
+			f.h.l.logger.WarnContext(ctx, "ecs: final log read failed; output lost",
+				append(f.h.logAttrs(), slog.String("log_group", f.group), slog.String("log_stream", f.stream),
+					slog.String("error", logsError(err)))...)
+			return
+		}
+		f.h.l.logger.WarnContext(ctx, "ecs: final log read failed; trying again",
+			append(f.h.logAttrs(), slog.Duration("delay", delay), slog.String("error", logsError(err)))...)
+		t := time.NewTimer(min(delay, left))
+		<-t.C
+		delay = min(delay*2, max(cfg.MaxBackoff, cfg.LogInterval))
 	}
 }
 
@@ -56,9 +91,20 @@ type logFollower struct {
 	warned bool
 }
 
+// warn reports a failed read while the task runs: once in the run's log,
+// each time in the agent's.
+func (f *logFollower) warn(ctx context.Context, err error) {
+	if !f.warned {
+		f.warned = true
+		f.h.system("reading the log stream %s failed: %s", f.stream, logsError(err))
+	}
+	f.h.l.logger.WarnContext(ctx, "ecs: log read failed", append(f.h.logAttrs(), slog.String("error", logsError(err)))...)
+}
+
 // read reads pages of new events until one comes back empty or pages reads
-// have been made.
-func (f *logFollower) read(ctx context.Context, pages int) {
+// have been made. It returns the error of a read that failed after the
+// SDK's retries; a stream that does not exist yet is not an error.
+func (f *logFollower) read(ctx context.Context, pages int) error {
 	for range max(pages, 1) {
 		callCtx, cancel := context.WithTimeout(ctx, f.h.l.cfg.CallTimeout)
 		out, err := f.h.l.cwl.GetLogEvents(callCtx, &cloudwatchlogs.GetLogEventsInput{
@@ -71,15 +117,10 @@ func (f *logFollower) read(ctx context.Context, pages int) {
 		var notFound *cwltypes.ResourceNotFoundException
 		if errors.As(err, &notFound) {
 			// The stream is created when the container starts.
-			return
+			return nil
 		}
 		if err != nil {
-			if !f.warned {
-				f.warned = true
-				f.h.system("reading the log stream %s failed: %s", f.stream, logsError(err))
-			}
-			f.h.l.logger.WarnContext(ctx, "ecs: log read failed", append(f.h.logAttrs(), slog.String("error", logsError(err)))...)
-			return
+			return err
 		}
 		for _, ev := range out.Events {
 			f.seen++
@@ -91,9 +132,10 @@ func (f *logFollower) read(ctx context.Context, pages int) {
 		same := aws.ToString(out.NextForwardToken) == aws.ToString(f.token)
 		f.token = out.NextForwardToken
 		if len(out.Events) == 0 || same {
-			return
+			return nil
 		}
 	}
+	return nil
 }
 
 func logsError(err error) string {

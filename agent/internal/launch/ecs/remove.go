@@ -15,9 +15,10 @@ const maxStopReason = 255
 
 // Remove stops a task this agent started whose run the control plane no
 // longer leases to it, such as one cancelled or crashed while the agent was
-// down. The task is read again first and stopped only when it is in the
-// launcher's cluster, was started by Ferry (startedBy and the run tags) and
-// by this agent; a task of anyone else is refused with an error. A task
+// down. The task is read again first, in the cluster [Launcher.Survivors]
+// found it in (else the agent's cluster, or the one of [Config.OtherClusters]
+// its ARN names), and stopped only when it is there, was started by Ferry
+// (startedBy and the run tags) and by this agent; a task of anyone else is refused with an error. A task
 // already stopped or no longer known to ECS is not an error. The stop reason
 // names the run and attempt.
 func (l *Launcher) Remove(ctx context.Context, taskARN string) error {
@@ -28,7 +29,8 @@ func (l *Launcher) Remove(ctx context.Context, taskARN string) error {
 	}
 	callCtx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
 	defer cancel()
-	tasks, missing, err := l.describe(callCtx, []string{taskARN}, true)
+	cluster := l.clusterOf(taskARN)
+	tasks, missing, err := l.describeIn(callCtx, cluster, []string{taskARN}, true)
 	if err != nil {
 		return fmt.Errorf("stop task %s: %w", taskARN, err)
 	}
@@ -53,13 +55,13 @@ func (l *Launcher) Remove(ctx context.Context, taskARN string) error {
 		reason = reason[:maxStopReason]
 	}
 	_, err = l.ecs.StopTask(callCtx, &ecs.StopTaskInput{
-		Cluster: aws.String(l.cfg.Task.Cluster), Task: aws.String(taskARN), Reason: aws.String(reason),
+		Cluster: aws.String(cluster), Task: aws.String(taskARN), Reason: aws.String(reason),
 	})
 	if err != nil {
 		return fmt.Errorf("stop task %s of run %s: %w", taskARN, tags[tagRunID], awsError("StopTask", err))
 	}
 	l.logger.InfoContext(ctx, "ecs: task of an ended run stopped",
 		slog.String("run_id", tags[tagRunID]), slog.String("attempt", tags[tagAttempt]),
-		slog.String("task_arn", taskARN), slog.String("reason", reason))
+		slog.String("task_arn", taskARN), slog.String("cluster", cluster), slog.String("reason", reason))
 	return nil
 }

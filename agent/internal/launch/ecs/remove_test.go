@@ -20,9 +20,11 @@ func TestRemoveStopsOnlyOwnTasks(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	start := func(l *ecs.Launcher, runID string) string {
+	start := func(l *ecs.Launcher, runID string, vars ...string) string {
 		t.Helper()
-		h, err := l.Start(ctx, job(runID), &sink{})
+		j := job(runID)
+		j.Variables = strings.Join(vars, "")
+		h, err := l.Start(ctx, j, &sink{})
 		if err != nil {
 			t.Fatalf("Start %s: %v", runID, err)
 		}
@@ -48,6 +50,8 @@ func TestRemoveStopsOnlyOwnTasks(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	otherCluster := start(elsewhere, "run-elsewhere")
+	// A task that job variables placed in another of the agent's clusters.
+	inOtherCluster := start(b.l, "run-placed", `{"cluster":"pool-cluster"}`)
 
 	// Tasks in the same cluster that Ferry did not start: one started by
 	// someone else, one whose startedBy merely looks like Ferry's.
@@ -78,6 +82,7 @@ func TestRemoveStopsOnlyOwnTasks(t *testing.T) {
 		wantStop bool
 	}{
 		{name: "running task of an ended run", arn: running, wantStop: true},
+		{name: "running task of an ended run in another of the agent's clusters", arn: inOtherCluster, wantStop: true},
 		{name: "task already stopped", arn: ended},
 		{name: "task ECS no longer knows", arn: strings.Replace(running, "/ferry/", "/ferry/0", 1)},
 		{name: "task of another agent", arn: otherAgent, wantErr: `belongs to agent "agent-2", not "agent-1"`},

@@ -167,6 +167,8 @@ func TestInvalidJobVariablesFailWithoutRunTask(t *testing.T) {
 		{"no subnets", `{"subnets":[]}`, "subnets"},
 		{"bad role", `{"task_role_arn":"admin"}`, "task_role_arn"},
 		{"reserved tag", `{"tags":{"ferry:agent":"other"}}`, "tags"},
+		// The agent could not find such a task again after a restart.
+		{"cluster the agent does not list", `{"cluster":"elsewhere"}`, "cluster"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
