@@ -16,10 +16,11 @@ FOR UPDATE;
 SELECT * FROM deployments WHERE id = @id;
 
 -- name: DeploymentListByName :many
-SELECT sqlc.embed(d), v.spec, p.name AS pool_name
+SELECT sqlc.embed(d), v.spec, p.name AS pool_name, coalesce(c.paused, false)::boolean AS paused
 FROM deployments d
 JOIN deployment_versions v ON v.deployment_id = d.id AND v.version = d.current_version
 JOIN work_pools p ON p.id = d.pool_id
+LEFT JOIN deployment_controls c ON c.deployment_id = d.id
 WHERE d.workspace_id = @workspace_id AND d.delete_time IS NULL
   AND d.name > @after_name
   AND (sqlc.narg(pool_id)::uuid IS NULL OR d.pool_id = sqlc.narg(pool_id))

@@ -296,9 +296,10 @@ SELECT * FROM concurrency_limits ORDER BY id;
 
 -- name: LimitAgentRoom :one
 -- LimitAgentRoom says whether an agent is draining (as its last subscribe
--- or heartbeat said, whichever replica received it) and how many runs it
--- holds: leased, or offered under a live offer.
-SELECT a.draining,
+-- or heartbeat said, whichever replica received it, or because an operator
+-- asked it to) and how many runs it holds: leased, or offered under a live
+-- offer.
+SELECT (a.draining OR a.drain_requested)::boolean AS draining,
        (SELECT count(*) FROM runs r
         WHERE r.agent_id = a.id
           AND (r.state IN ('PENDING', 'RUNNING', 'CANCELLING')

@@ -61,6 +61,9 @@ type foreignObjects struct {
 	// markers are strings only B's objects contain (ids, a description);
 	// no answer given to A may contain one.
 	markers []string
+	// agent is an agent of B's pool, whose operator drain request B
+	// asked for; A's undrain must not lift it.
+	agent string
 }
 
 // tenancyClients are clients of every service with one credential.
@@ -355,6 +358,12 @@ var tenancyTable = map[string]tenancyCase{
 	ferryv1connect.WorkPoolServiceListAgentsProcedure: {class: foreign, call: func(ctx context.Context, c tenancyClients, b foreignObjects) (proto.Message, error) {
 		return unary(ctx, c.pools.ListAgents, &ferryv1.ListAgentsRequest{Pool: b.pool})
 	}},
+	ferryv1connect.WorkPoolServiceDrainAgentProcedure: {class: foreign, call: func(ctx context.Context, c tenancyClients, b foreignObjects) (proto.Message, error) {
+		return unary(ctx, c.pools.DrainAgent, &ferryv1.DrainAgentRequest{Pool: b.pool, Name: b.agent})
+	}},
+	ferryv1connect.WorkPoolServiceUndrainAgentProcedure: {class: foreign, call: func(ctx context.Context, c tenancyClients, b foreignObjects) (proto.Message, error) {
+		return unary(ctx, c.pools.UndrainAgent, &ferryv1.UndrainAgentRequest{Pool: b.pool, Name: b.agent})
+	}},
 	// WorkspaceService: A's admin is an installation admin here, so a
 	// creation would succeed; TestTenancyWorkspaces covers who may create
 	// workspaces and who sees which.
@@ -640,7 +649,7 @@ func (p *plane) foreignTenant(t *testing.T) (uuid.UUID, foreignObjects) {
 	const marker = "only-in-workspace-b"
 	b := foreignObjects{
 		pool: "pool-b", queue: "queue-b", deployment: "dep-b", schedule: "sched-b", limit: "lim-b", policy: "pol-b",
-		serviceAccount: "sa-b", userEmail: "member-b@tenancy.test", markers: []string{marker},
+		serviceAccount: "sa-b", userEmail: "member-b@tenancy.test", agent: "agent-b", markers: []string{marker},
 	}
 	must := func(what string, err error) {
 		t.Helper()
@@ -688,9 +697,23 @@ func (p *plane) foreignTenant(t *testing.T) (uuid.UUID, foreignObjects) {
 	}))
 	must("create API key", err)
 
+	// B's agent registered once and went away; its row then changes only
+	// when someone drains or undrains it. B asks for it to drain, so an
+	// undrain by A would show as well as a drain.
+	poolB, err := p.q.WorkPoolGetByName(ctx, db.WorkPoolGetByNameParams{WorkspaceID: ws.ID, Name: b.pool})
+	must("read pool", err)
+	agentB, err := p.q.AgentUpsertSession(ctx, db.AgentUpsertSessionParams{
+		ID: uuid.New(), WorkspaceID: ws.ID, PoolID: poolB.ID, Name: b.agent, Version: "test", Capacity: 1,
+		SessionID: uuid.New(), TokenID: uuid.MustParse(tok.Msg.GetToken().GetId()), Now: p.clock.Now(),
+	})
+	must("register agent", err)
+	must("disconnect agent", p.q.AgentDisconnect(ctx, db.AgentDisconnectParams{SessionID: agentB.SessionID, Now: p.clock.Now()}))
+	_, err = c.pools.DrainAgent(ctx, connect.NewRequest(&ferryv1.DrainAgentRequest{Pool: b.pool, Name: b.agent}))
+	must("drain agent", err)
+
 	b.runID, b.tokenID, b.apiKeyID = run.Msg.GetRun().GetId(), tok.Msg.GetToken().GetId(), key.Msg.GetKey().GetId()
 	b.markers = append(b.markers, b.runID, b.tokenID, b.apiKeyID, dep.Msg.GetDeployment().GetId(), sched.Msg.GetSchedule().GetId(),
-		ws.ID.String())
+		ws.ID.String(), agentB.ID.String())
 	for _, m := range b.markers {
 		if m == "" {
 			t.Fatalf("B's objects lack an id: %q", b.markers)

@@ -253,3 +253,12 @@ test_listing_workspaces_needs_a_person_or_key if {
 	not authz.allow with input as agent_call(list_workspaces)
 	not authz.allow with input as anonymous_call(list_workspaces)
 }
+
+drain_agent := "/ferry.v1.WorkPoolService/DrainAgent"
+
+test_operator_may_drain_agents_viewer_may_not if {
+	authz.decision.allow with input as call("operator", drain_agent)
+	d := authz.decision with input as call("viewer", drain_agent)
+	not d.allow
+	d.permission == "agents.drain"
+}

@@ -90,6 +90,9 @@ procedures := {
 	"/ferry.v1.WorkPoolService/ApplyWorkQueue": "pools.write",
 	"/ferry.v1.WorkPoolService/ListWorkQueues": "pools.read",
 	"/ferry.v1.WorkPoolService/ListAgents": "agents.read",
+	# Draining an agent holds back dispatch to it, as a pause does.
+	"/ferry.v1.WorkPoolService/DrainAgent": "agents.drain",
+	"/ferry.v1.WorkPoolService/UndrainAgent": "agents.drain",
 	# WorkspaceService: creating a tenant is the installation's business.
 	# The role only opens the door; the handler also requires that the role
 	# be held in the installation's first workspace, as for signing keys.
@@ -115,8 +118,8 @@ agent_permission := "agent.work"
 #   viewer     reads everything but the workspace's credentials, people,
 #              policies and audit trail; account.self covers calls about
 #              the caller's own identity.
-#   operator   adds running, cancelling and retrying what exists, and
-#              pausing dispatch and schedules.
+#   operator   adds running, cancelling and retrying what exists,
+#              pausing dispatch and schedules, and draining agents.
 #   developer  adds changing deployments and schedules, and reading the
 #              workspace's policies, to test against them.
 #   admin      adds the workspace's infrastructure (pools, concurrency
@@ -135,18 +138,18 @@ roles := {
 	"operator": {
 		"account.self", "agents.read", "deployments.read", "keys.read", "limits.read", "logs.read", "pools.read",
 		"runs.read", "schedules.read",
-		"dispatch.pause", "runs.cancel", "runs.create", "runs.retry", "schedules.pause",
+		"agents.drain", "dispatch.pause", "runs.cancel", "runs.create", "runs.retry", "schedules.pause",
 	},
 	"developer": {
 		"account.self", "agents.read", "deployments.read", "keys.read", "limits.read", "logs.read", "pools.read",
 		"runs.read", "schedules.read",
-		"dispatch.pause", "runs.cancel", "runs.create", "runs.retry", "schedules.pause",
+		"agents.drain", "dispatch.pause", "runs.cancel", "runs.create", "runs.retry", "schedules.pause",
 		"deployments.write", "policies.read", "schedules.write",
 	},
 	"admin": {
 		"account.self", "agents.read", "deployments.read", "keys.read", "limits.read", "logs.read", "pools.read",
 		"runs.read", "schedules.read",
-		"dispatch.pause", "runs.cancel", "runs.create", "runs.retry", "schedules.pause",
+		"agents.drain", "dispatch.pause", "runs.cancel", "runs.create", "runs.retry", "schedules.pause",
 		"deployments.write", "policies.read", "schedules.write",
 		"agenttokens.read", "agenttokens.write", "apikeys.read", "apikeys.write", "audit.read", "keys.rotate",
 		"limits.write", "policies.write", "pools.write", "users.read", "users.write", "workspaces.create",
@@ -154,7 +157,7 @@ roles := {
 	"owner": {
 		"account.self", "agents.read", "deployments.read", "keys.read", "limits.read", "logs.read", "pools.read",
 		"runs.read", "schedules.read",
-		"dispatch.pause", "runs.cancel", "runs.create", "runs.retry", "schedules.pause",
+		"agents.drain", "dispatch.pause", "runs.cancel", "runs.create", "runs.retry", "schedules.pause",
 		"deployments.write", "policies.read", "schedules.write",
 		"agenttokens.read", "agenttokens.write", "apikeys.read", "apikeys.write", "audit.read", "keys.rotate",
 		"limits.write", "policies.write", "pools.write", "users.read", "users.write", "workspaces.create",

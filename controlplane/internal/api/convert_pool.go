@@ -84,6 +84,9 @@ func agentToProto(a db.AgentListRow, pool string, staleBefore time.Time) *ferryv
 		ConnectTime:       timestamppb.New(a.ConnectTime),
 		LastHeartbeatTime: timestamppb.New(a.LastHeartbeatTime),
 		ActiveRuns:        a.ActiveRuns,
+		DrainRequested:    a.DrainRequested,
+		DrainRequestedBy:  a.DrainRequestedBy,
+		DrainRequestTime:  optionalTimestamp(a.DrainRequestTime),
 	}
 }
 

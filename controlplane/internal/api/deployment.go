@@ -62,7 +62,10 @@ func (s *DeploymentServer) ApplyDeployment(
 		return nil, errInternal(ctx, s.Log, "apply deployment", err)
 	}
 
-	var d db.Deployment
+	var (
+		d      db.Deployment
+		paused bool
+	)
 	changed := false
 	apply := func(q db.Querier) error {
 		var err error
@@ -70,7 +73,11 @@ func (s *DeploymentServer) ApplyDeployment(
 		if err != nil {
 			return err
 		}
-		return syncDeploymentLimits(ctx, q, d, sv.spec, s.Clock.Now())
+		if err := syncDeploymentLimits(ctx, q, d, sv.spec, s.Clock.Now()); err != nil {
+			return err
+		}
+		paused, err = deploymentPaused(ctx, q, d.ID)
+		return err
 	}
 	err = s.Store.Tx(ctx, apply)
 	if store.IsUniqueViolation(err) {
@@ -90,7 +97,7 @@ func (s *DeploymentServer) ApplyDeployment(
 			slog.Int("version", int(d.CurrentVersion)))
 	}
 	return connect.NewResponse(&ferryv1.ApplyDeploymentResponse{
-		Deployment: deploymentToProto(d, spec),
+		Deployment: deploymentToProto(d, spec, paused),
 		Changed:    changed,
 	}), nil
 }
@@ -247,7 +254,24 @@ func (s *DeploymentServer) GetDeployment(
 	if err != nil {
 		return nil, errInternal(ctx, s.Log, "get deployment", err)
 	}
-	return connect.NewResponse(&ferryv1.GetDeploymentResponse{Deployment: deploymentToProto(d, spec)}), nil
+	paused, err := deploymentPaused(ctx, s.Store.Q, d.ID)
+	if err != nil {
+		return nil, errInternal(ctx, s.Log, "get deployment", err)
+	}
+	return connect.NewResponse(&ferryv1.GetDeploymentResponse{Deployment: deploymentToProto(d, spec, paused)}), nil
+}
+
+// deploymentPaused reports whether PauseService paused a deployment; one
+// that was never paused or resumed has no controls row and is not paused.
+func deploymentPaused(ctx context.Context, q db.Querier, id uuid.UUID) (bool, error) {
+	c, err := q.DeploymentControlsGet(ctx, id)
+	if store.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read deployment controls: %w", err)
+	}
+	return c.Paused, nil
 }
 
 // ListDeployments returns a page of the caller's deployments ordered by name,
@@ -300,7 +324,7 @@ func (s *DeploymentServer) ListDeployments(
 		if err != nil {
 			return nil, errInternal(ctx, s.Log, "list deployments", err)
 		}
-		resp.Deployments = append(resp.Deployments, deploymentToProto(row.Deployment, spec))
+		resp.Deployments = append(resp.Deployments, deploymentToProto(row.Deployment, spec, row.Paused))
 	}
 	return connect.NewResponse(resp), nil
 }

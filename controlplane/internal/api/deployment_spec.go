@@ -200,7 +200,9 @@ func newSpecVersion(spec *ferryv1.DeploymentSpec) (specVersion, error) {
 	return specVersion{spec: spec, json: text, hash: hex.EncodeToString(sum[:])}, nil
 }
 
-func deploymentToProto(d db.Deployment, spec *ferryv1.DeploymentSpec) *ferryv1.Deployment {
+// deploymentToProto converts a deployment row; paused is whether
+// PauseService paused it (its deployment_controls row).
+func deploymentToProto(d db.Deployment, spec *ferryv1.DeploymentSpec, paused bool) *ferryv1.Deployment {
 	return &ferryv1.Deployment{
 		Id:         d.ID.String(),
 		Name:       d.Name,
@@ -208,6 +210,7 @@ func deploymentToProto(d db.Deployment, spec *ferryv1.DeploymentSpec) *ferryv1.D
 		Spec:       spec,
 		CreateTime: timestamppb.New(d.CreateTime),
 		UpdateTime: timestamppb.New(d.UpdateTime),
+		Paused:     paused,
 	}
 }
 

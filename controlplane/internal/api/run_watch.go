@@ -14,7 +14,6 @@ import (
 
 	"github.com/ferryhq/ferry/controlplane/internal/notify"
 	"github.com/ferryhq/ferry/controlplane/internal/run"
-	"github.com/ferryhq/ferry/controlplane/internal/store/db"
 	"github.com/ferryhq/ferry/controlplane/internal/transition"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 )
@@ -106,106 +105,6 @@ func (s *RunServer) ListRunStateChanges(ctx context.Context, req *connect.Reques
 		})
 	}
 	return connect.NewResponse(resp), nil
-}
-
-type logCursor struct {
-	Attempt int32 `json:"a"`
-	Seq     int64 `json:"s"`
-}
-
-func (s *RunServer) logPage(ctx context.Context, runID uuid.UUID, attempt int32, after logCursor, limit int32) ([]*ferryv1.LogLine, logCursor, error) {
-	rows, err := s.Store.Q.LogLinesList(ctx, db.LogLinesListParams{
-		RunID: runID, Attempt: attempt, AfterAttempt: after.Attempt, AfterSeq: after.Seq, PageLimit: limit,
-	})
-	if err != nil {
-		return nil, after, err
-	}
-	lines := make([]*ferryv1.LogLine, 0, len(rows))
-	for _, l := range rows {
-		lines = append(lines, &ferryv1.LogLine{
-			Attempt: l.Attempt, Seq: l.Seq, Stream: ferryv1.LogStream(l.Stream), Text: l.Text,
-			Time: timestamppb.New(l.Time), Truncated: l.Truncated,
-		})
-		after = logCursor{Attempt: l.Attempt, Seq: l.Seq}
-	}
-	return lines, after, nil
-}
-
-// ListRunLogs returns a page of log lines.
-func (s *RunServer) ListRunLogs(ctx context.Context, req *connect.Request[ferryv1.ListRunLogsRequest]) (*connect.Response[ferryv1.ListRunLogsResponse], error) {
-	_, r, err := s.getRun(ctx, req.Msg.GetId())
-	if err != nil {
-		return nil, err
-	}
-	limit := req.Msg.GetPageSize()
-	if limit == 0 {
-		limit = 1000
-	}
-	var after logCursor
-	if t := req.Msg.GetPageToken(); t != "" {
-		if err := decodeToken(t, &after); err != nil {
-			return nil, errInvalid("page_token", "not a token returned by ListRunLogs")
-		}
-	}
-	lines, next, err := s.logPage(ctx, r.ID, req.Msg.GetAttempt(), after, limit)
-	if err != nil {
-		return nil, errInternal(ctx, s.Log, "list logs", err)
-	}
-	resp := &ferryv1.ListRunLogsResponse{Lines: lines}
-	if int32(len(lines)) == limit {
-		resp.NextPageToken = encodeToken(next)
-	}
-	return connect.NewResponse(resp), nil
-}
-
-// FollowRunLogs streams log lines as they arrive until the run is final
-// and every stored line was sent.
-func (s *RunServer) FollowRunLogs(ctx context.Context, req *connect.Request[ferryv1.FollowRunLogsRequest], stream *connect.ServerStream[ferryv1.FollowRunLogsResponse]) error {
-	_, r, err := s.getRun(ctx, req.Msg.GetId())
-	if err != nil {
-		return err
-	}
-	var after logCursor
-	if t := req.Msg.GetPageToken(); t != "" {
-		if err := decodeToken(t, &after); err != nil {
-			return errInvalid("page_token", "not a token returned by FollowRunLogs")
-		}
-	}
-	arrived, unsubscribe := s.subscribeRun(transition.ChannelLogs, r.ID)
-	defer unsubscribe()
-	changed, unsubscribeRun := s.subscribeRun(transition.ChannelRunChanged, r.ID)
-	defer unsubscribeRun()
-	for {
-		// Read the state before the lines: lines stored before the run
-		// ended are then certain to be read below.
-		_, cur, err := s.getRun(ctx, req.Msg.GetId())
-		if err != nil {
-			return err
-		}
-		for {
-			lines, next, err := s.logPage(ctx, r.ID, 0, after, 1000)
-			if err != nil {
-				return errInternal(ctx, s.Log, "follow logs", err)
-			}
-			if len(lines) == 0 {
-				break
-			}
-			after = next
-			if err := stream.Send(&ferryv1.FollowRunLogsResponse{Lines: lines, PageToken: encodeToken(after)}); err != nil {
-				return err
-			}
-		}
-		if run.IsTerminal(run.State(cur.State)) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-arrived:
-		case <-changed:
-		case <-time.After(watchFallback):
-		}
-	}
 }
 
 func encodeToken(v any) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/ferryhq/ferry/controlplane/internal/jobtemplate"
 	"github.com/ferryhq/ferry/controlplane/internal/store"
 	"github.com/ferryhq/ferry/controlplane/internal/store/db"
+	"github.com/ferryhq/ferry/controlplane/internal/transition"
 	"github.com/ferryhq/ferry/internal/clock"
 	ferryv1 "github.com/ferryhq/ferry/proto/gen/ferry/v1"
 	"github.com/ferryhq/ferry/proto/gen/ferry/v1/ferryv1connect"
@@ -319,16 +320,113 @@ func (s *WorkPoolServer) ListAgents(
 		return nil, errInternal(ctx, s.Log, "list agents", fmt.Errorf("list agents: %w", err))
 	}
 
-	interval := s.HeartbeatInterval
-	if interval <= 0 {
-		interval = defaultHeartbeatInterval
-	}
-	staleBefore := s.Clock.Now().Add(-missedHeartbeats * interval)
+	staleBefore := s.staleBefore()
 	resp := &ferryv1.ListAgentsResponse{Agents: make([]*ferryv1.Agent, 0, len(agents))}
 	for _, a := range agents {
 		resp.Agents = append(resp.Agents, agentToProto(a, pool.Name, staleBefore))
 	}
 	return connect.NewResponse(resp), nil
+}
+
+// DrainAgent records an operator's request that an agent of the caller's
+// workspace drain: the dispatchers offer it no new runs, and the runs it
+// holds go on. An agent of another workspace is not found.
+func (s *WorkPoolServer) DrainAgent(
+	ctx context.Context,
+	req *connect.Request[ferryv1.DrainAgentRequest],
+) (*connect.Response[ferryv1.DrainAgentResponse], error) {
+	agent, changed, err := s.setDrain(ctx, req.Msg.GetPool(), req.Msg.GetName(), true)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&ferryv1.DrainAgentResponse{Agent: agent, Changed: changed}), nil
+}
+
+// UndrainAgent lifts an operator's drain request and wakes the dispatchers,
+// which offer the agent runs again unless it drains by itself.
+func (s *WorkPoolServer) UndrainAgent(
+	ctx context.Context,
+	req *connect.Request[ferryv1.UndrainAgentRequest],
+) (*connect.Response[ferryv1.UndrainAgentResponse], error) {
+	agent, changed, err := s.setDrain(ctx, req.Msg.GetPool(), req.Msg.GetName(), false)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&ferryv1.UndrainAgentResponse{Agent: agent, Changed: changed}), nil
+}
+
+// setDrain sets an agent's drain request and reports whether it changed.
+func (s *WorkPoolServer) setDrain(
+	ctx context.Context,
+	poolName, name string,
+	drain bool,
+) (*ferryv1.Agent, bool, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	op := "drain agent"
+	if !drain {
+		op = "undrain agent"
+	}
+
+	var (
+		row     db.AgentListRow
+		changed bool
+	)
+	err = s.Store.Tx(ctx, func(q db.Querier) error {
+		pool, err := lookupPool(ctx, q, p.WorkspaceID, poolName)
+		if err != nil {
+			return err
+		}
+		before, err := q.AgentGetByName(ctx, db.AgentGetByNameParams{PoolID: pool.ID, Name: name})
+		if store.IsNotFound(err) {
+			return errNotFound("agent", name)
+		}
+		if err != nil {
+			return fmt.Errorf("get agent %s: %w", name, err)
+		}
+		changed = before.DrainRequested != drain
+		updated, err := q.AgentSetDrainRequested(ctx, db.AgentSetDrainRequestedParams{
+			DrainRequested: drain, RequestedBy: p.Subject, Now: s.Clock.Now(), PoolID: pool.ID, Name: name,
+		})
+		// The agent's pool was deleted after the read.
+		if store.IsNotFound(err) {
+			return errNotFound("agent", name)
+		}
+		if err != nil {
+			return fmt.Errorf("set drain request of agent %s: %w", name, err)
+		}
+		row = db.AgentListRow(updated)
+		if !changed || drain {
+			return nil
+		}
+		// The dispatchers look at the request before each offer; waking
+		// them lets the agent's offers resume now rather than on the next
+		// tick.
+		return transition.Notify(ctx, q, transition.ChannelDispatch, []uuid.UUID{pool.ID})
+	})
+	if err != nil {
+		return nil, false, errInternal(ctx, s.Log, op, err)
+	}
+
+	if changed {
+		s.Log.InfoContext(ctx, "agent drain request changed",
+			slog.String("workspace_id", p.WorkspaceID.String()),
+			slog.String("pool", poolName),
+			slog.String("agent_id", row.ID.String()),
+			slog.Bool("drain_requested", drain))
+	}
+	return agentToProto(row, poolName, s.staleBefore()), changed, nil
+}
+
+// staleBefore returns the heartbeat time before which an agent is offline.
+func (s *WorkPoolServer) staleBefore() time.Time {
+	interval := s.HeartbeatInterval
+	if interval <= 0 {
+		interval = defaultHeartbeatInterval
+	}
+	return s.Clock.Now().Add(-missedHeartbeats * interval)
 }
 
 // lookupPool returns the pool of the workspace with the given name, or a

@@ -166,10 +166,12 @@ var minimumRole = map[string]string{
 	"/ferry.v1.WorkPoolService/ApplyWorkPool":                  "admin",
 	"/ferry.v1.WorkPoolService/ApplyWorkQueue":                 "admin",
 	"/ferry.v1.WorkPoolService/DeleteWorkPool":                 "admin",
+	"/ferry.v1.WorkPoolService/DrainAgent":                     "operator",
 	"/ferry.v1.WorkPoolService/GetWorkPool":                    "viewer",
 	"/ferry.v1.WorkPoolService/ListAgents":                     "viewer",
 	"/ferry.v1.WorkPoolService/ListWorkPools":                  "viewer",
 	"/ferry.v1.WorkPoolService/ListWorkQueues":                 "viewer",
+	"/ferry.v1.WorkPoolService/UndrainAgent":                   "operator",
 	"/ferry.v1.WorkspaceService/CreateWorkspace":               "admin",
 	"/ferry.v1.WorkspaceService/ListWorkspaces":                "viewer",
 }

@@ -240,6 +240,8 @@ func ClientCommands() []Command {
 		{Name: "schedule resume", Summary: "resume a paused schedule", Run: scheduleResume},
 		{Name: "schedule rm", Summary: "delete a schedule and cancel its future runs", Run: scheduleDelete},
 		{Name: "agent ls", Summary: "list the agents of a work pool", Run: agentList},
+		{Name: "agent drain", Summary: "stop offering new runs to an agent; its running runs carry on", Run: agentDrainCommand(true)},
+		{Name: "agent undrain", Summary: "lift a drain request so the agent is offered runs again", Run: agentDrainCommand(false)},
 		{Name: "agent token create", Summary: "issue an agent token for a work pool", Run: agentTokenCreate},
 		{Name: "agent token ls", Summary: "list the agent tokens of a work pool", Run: agentTokenList},
 		{Name: "agent token revoke", Summary: "revoke an agent token", Run: agentTokenRevoke},

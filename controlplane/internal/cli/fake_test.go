@@ -46,6 +46,8 @@ type fakeServer struct {
 	listReqs   []*ferryv1.ListRunsRequest
 	listResp   *ferryv1.ListRunsResponse
 	logPages   map[string]*ferryv1.ListRunLogsResponse
+	logReqs    []*ferryv1.ListRunLogsRequest
+	followReqs []*ferryv1.FollowRunLogsRequest
 	// scripts, by deployment name, say how a created run goes.
 	scripts map[string]runScript
 	runs    map[string]runScript
@@ -282,6 +284,7 @@ func (s fakeRuns) ListRuns(_ context.Context, req *connect.Request[ferryv1.ListR
 func (s fakeRuns) ListRunLogs(_ context.Context, req *connect.Request[ferryv1.ListRunLogsRequest]) (*connect.Response[ferryv1.ListRunLogsResponse], error) {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
+	s.f.logReqs = append(s.f.logReqs, req.Msg)
 	page, ok := s.f.logPages[req.Msg.GetPageToken()]
 	if !ok {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("bad page token %q", req.Msg.GetPageToken()))
@@ -311,6 +314,7 @@ func (s fakeRuns) WatchRun(ctx context.Context, req *connect.Request[ferryv1.Wat
 
 func (s fakeRuns) FollowRunLogs(ctx context.Context, req *connect.Request[ferryv1.FollowRunLogsRequest], stream *connect.ServerStream[ferryv1.FollowRunLogsResponse]) error {
 	s.f.mu.Lock()
+	s.f.followReqs = append(s.f.followReqs, req.Msg)
 	script, ok := s.f.runs[req.Msg.GetId()]
 	hold := s.f.holdWatch
 	s.f.mu.Unlock()

@@ -208,10 +208,14 @@ func agentList(ctx context.Context, env Env, args []string) error {
 	for _, a := range resp.GetAgents() {
 		status := "offline"
 		switch {
+		case a.GetOnline() && a.GetDrainRequested():
+			status = "draining (requested)"
 		case a.GetOnline() && a.GetDraining():
 			status = "draining"
 		case a.GetOnline():
 			status = "online"
+		case a.GetDrainRequested():
+			status = "offline (drain requested)"
 		}
 		rows = append(rows, []string{
 			clean(a.GetName()), a.GetId(), status,
@@ -220,6 +224,67 @@ func agentList(ctx context.Context, env Env, args []string) error {
 		})
 	}
 	return writeTable(env.Stdout, []string{"NAME", "ID", "STATUS", "RUNS", "VERSION", "LAST HEARTBEAT"}, rows)
+}
+
+// agentDrainCommand returns the Run of "ferry agent drain|undrain NAME
+// --pool POOL".
+func agentDrainCommand(drain bool) func(context.Context, Env, []string) error {
+	verb, what := "drain", "Ask an agent to drain: it is offered no new runs, and the runs it holds carry on. "+
+		"The request lasts until 'ferry agent undrain'."
+	if !drain {
+		verb, what = "undrain", "Lift an operator's drain request, so the agent is offered runs again. "+
+			"An agent that is shutting down stays draining."
+	}
+	return func(ctx context.Context, env Env, args []string) error {
+		f := newFlags("agent "+verb, "NAME", what)
+		conn := addConnFlags(f)
+		pool := f.String("pool", "", "the work `pool` the agent is registered to (required)")
+		pos, err := f.parse(env, args, "NAME")
+		if err != nil {
+			return err
+		}
+		if *pool == "" {
+			return f.usageErr("--pool is required")
+		}
+		c, err := conn.dial(env)
+		if err != nil {
+			return err
+		}
+		var (
+			agent   *ferryv1.Agent
+			changed bool
+		)
+		if drain {
+			resp, err := unary(ctx, c, "drain agent", c.pools.DrainAgent,
+				&ferryv1.DrainAgentRequest{Pool: *pool, Name: pos[0]})
+			if err != nil {
+				return err
+			}
+			agent, changed = resp.GetAgent(), resp.GetChanged()
+		} else {
+			resp, err := unary(ctx, c, "undrain agent", c.pools.UndrainAgent,
+				&ferryv1.UndrainAgentRequest{Pool: *pool, Name: pos[0]})
+			if err != nil {
+				return err
+			}
+			agent, changed = resp.GetAgent(), resp.GetChanged()
+		}
+		name := clean(*pool) + "/" + clean(pos[0])
+		switch {
+		case drain && !changed:
+			fmt.Fprintf(env.Stdout, "agent %s was already asked to drain\n", name)
+		case drain:
+			fmt.Fprintf(env.Stdout, "agent %s is draining: no new runs; %d active runs carry on\n",
+				name, agent.GetActiveRuns())
+		case !changed:
+			fmt.Fprintf(env.Stdout, "agent %s had no drain request\n", name)
+		case agent.GetDraining():
+			fmt.Fprintf(env.Stdout, "drain request of agent %s lifted; the agent still drains as it shuts down\n", name)
+		default:
+			fmt.Fprintf(env.Stdout, "agent %s undrained: it is offered runs again\n", name)
+		}
+		return nil
+	}
 }
 
 func agentTokenCreate(ctx context.Context, env Env, args []string) error {

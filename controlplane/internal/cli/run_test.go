@@ -369,3 +369,67 @@ func TestRunLogsPages(t *testing.T) {
 		t.Errorf("logs (-want +got):\n%s", diff)
 	}
 }
+
+func TestRunLogsTail(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t)
+	srv.logPages[""] = &ferryv1.ListRunLogsResponse{
+		Lines: []*ferryv1.LogLine{
+			logLine(1, 9, ferryv1.LogStream_LOG_STREAM_STDOUT, 0, "nine"),
+			logLine(2, 1, ferryv1.LogStream_LOG_STREAM_STDOUT, time.Second, "ten"),
+		},
+		// A backward token: --tail prints one page and never reads it.
+		NextPageToken: "earlier",
+	}
+	srv.runs[okRunID] = runScript{logs: []*ferryv1.LogLine{
+		logLine(1, 1, ferryv1.LogStream_LOG_STREAM_STDOUT, 0, "a"),
+		logLine(1, 2, ferryv1.LogStream_LOG_STREAM_STDOUT, time.Second, "b"),
+	}}
+
+	r := srv.run(t, nil, "run", "logs", "--tail", "2", okRunID)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	want := "12:00:00.000 [stdout] nine\n--- attempt 2 ---\n12:00:01.000 [stdout] ten\n"
+	if diff := cmp.Diff(want, r.stdout); diff != "" {
+		t.Errorf("logs (-want +got):\n%s", diff)
+	}
+	r = srv.run(t, nil, "run", "logs", "-f", "--tail", "50", okRunID)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if want := "12:00:00.000 [stdout] a\n12:00:01.000 [stdout] b\n"; r.stdout != want {
+		t.Errorf("followed logs %q, want %q", r.stdout, want)
+	}
+
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	wantList := []*ferryv1.ListRunLogsRequest{{Id: okRunID, PageSize: 2, Backward: true}}
+	if diff := cmp.Diff(wantList, srv.logReqs, protocmp.Transform()); diff != "" {
+		t.Errorf("ListRunLogs requests (-want +got):\n%s", diff)
+	}
+	wantFollow := []*ferryv1.FollowRunLogsRequest{{Id: okRunID, TailLines: 50}}
+	if diff := cmp.Diff(wantFollow, srv.followReqs, protocmp.Transform()); diff != "" {
+		t.Errorf("FollowRunLogs requests (-want +got):\n%s", diff)
+	}
+}
+
+func TestRunLogsTailUsage(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t)
+	for _, args := range [][]string{
+		{"run", "logs", "--tail", "-1", okRunID},
+		{"run", "logs", "--tail", "10001", okRunID},
+		{"run", "logs", "--tail", "many", okRunID},
+		{"run", "logs", "-f", "--tail", "5", "--attempt", "2", okRunID},
+	} {
+		if r := srv.run(t, nil, args...); r.code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", args, r.code, exitUsage, r.stderr)
+		}
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.logReqs)+len(srv.followReqs) != 0 {
+		t.Errorf("rejected commands called the server %d times", len(srv.logReqs)+len(srv.followReqs))
+	}
+}

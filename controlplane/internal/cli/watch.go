@@ -34,7 +34,7 @@ func watchRun(ctx context.Context, env Env, c *client, id string, minAttempt int
 	logsDone := make(chan error, 1)
 	go func() {
 		lp := &logPrinter{w: out, fm: fm, minAttempt: minAttempt}
-		logsDone <- followLogs(logCtx, c, id, lp)
+		logsDone <- followLogs(logCtx, c, id, 0, lp)
 	}()
 	stopAndWait := func() {
 		stopLogs()
@@ -129,9 +129,10 @@ func isFinal(s ferryv1.RunState) bool {
 }
 
 // followLogs prints the run's log lines as they arrive until the server
-// ends the stream (the run is final and every line was sent).
-func followLogs(ctx context.Context, c *client, id string, lp *logPrinter) error {
-	stream, err := c.runs.FollowRunLogs(ctx, connect.NewRequest(&ferryv1.FollowRunLogsRequest{Id: id}))
+// ends the stream (the run is final and every line was sent). With tail
+// above 0 it starts with the last tail lines stored instead of the first.
+func followLogs(ctx context.Context, c *client, id string, tail int32, lp *logPrinter) error {
+	stream, err := c.runs.FollowRunLogs(ctx, connect.NewRequest(&ferryv1.FollowRunLogsRequest{Id: id, TailLines: tail}))
 	if err != nil {
 		return c.explain("follow logs", err)
 	}
@@ -190,14 +191,19 @@ func (lp *logPrinter) print(lines []*ferryv1.LogLine) error {
 	return nil
 }
 
+// maxTailLines is the most lines `run logs --tail` prints: the server's
+// limit on FollowRunLogsRequest.tail_lines and ListRunLogsRequest.page_size.
+const maxTailLines = 10000
+
 func runLogs(ctx context.Context, env Env, args []string) error {
 	f := newFlags("run logs", "ID",
-		"Print a run's log lines, every page of them. With -f, keep printing new lines until\n"+
-			"the run ends.")
+		"Print a run's log lines, every page of them, or the last N with --tail N. With -f,\n"+
+			"keep printing new lines until the run ends.")
 	conn := addConnFlags(f)
 	output := outputFlag(f)
 	follow := f.Bool("f", false, "follow: print new lines as they arrive until the run ends")
 	attempt := f.Int("attempt", 0, "only the lines of attempt `N` (default: every attempt)")
+	tail := f.Int("tail", 0, fmt.Sprintf("only the last `N` lines, at most %d; with -f, then the new ones", maxTailLines))
 	pos, err := f.parse(env, args, "ID")
 	if err != nil {
 		return err
@@ -208,6 +214,14 @@ func runLogs(ctx context.Context, env Env, args []string) error {
 	if *attempt < 0 {
 		return f.usageErr("--attempt must be positive")
 	}
+	if *tail < 0 || *tail > maxTailLines {
+		return f.usageErr("--tail must be between 0 and %d", maxTailLines)
+	}
+	// The follow's tail counts the lines of every attempt, so with
+	// --attempt it could print fewer lines than asked, or none.
+	if *tail > 0 && *follow && *attempt != 0 {
+		return f.usageErr("--tail with -f cannot be combined with --attempt")
+	}
 	c, err := conn.dial(env)
 	if err != nil {
 		return err
@@ -215,11 +229,20 @@ func runLogs(ctx context.Context, env Env, args []string) error {
 	lp := &logPrinter{w: env.Stdout, fm: newFormatter(env), json: *output == outputJSON, onlyAttempt: int32(*attempt)}
 
 	if *follow {
-		err := followLogs(ctx, c, pos[0], lp)
+		err := followLogs(ctx, c, pos[0], int32(*tail), lp)
 		if ctx.Err() != nil {
 			return &ExitError{Code: exitInterrupted}
 		}
 		return err
+	}
+	if *tail > 0 {
+		resp, err := unary(ctx, c, "list logs", c.runs.ListRunLogs, &ferryv1.ListRunLogsRequest{
+			Id: pos[0], Attempt: int32(*attempt), PageSize: int32(*tail), Backward: true,
+		})
+		if err != nil {
+			return err
+		}
+		return lp.print(resp.GetLines())
 	}
 	req := &ferryv1.ListRunLogsRequest{Id: pos[0], Attempt: int32(*attempt)}
 	seen := map[string]bool{}

@@ -182,7 +182,7 @@ func agentReason(agents []db.AgentListRow, pool string, staleBefore time.Time) *
 			continue
 		}
 		online++
-		if a.Draining {
+		if a.Draining || a.DrainRequested {
 			continue
 		}
 		accepting++

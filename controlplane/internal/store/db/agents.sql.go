@@ -27,8 +27,40 @@ func (q *Queries) AgentDisconnect(ctx context.Context, arg AgentDisconnectParams
 	return err
 }
 
+const agentGetByName = `-- name: AgentGetByName :one
+SELECT id, workspace_id, pool_id, name, version, capacity, session_id, token_id, draining, connect_time, last_heartbeat_time, disconnect_time, drain_requested, drain_requested_by, drain_request_time FROM agents WHERE pool_id = $1 AND name = $2
+`
+
+type AgentGetByNameParams struct {
+	PoolID uuid.UUID
+	Name   string
+}
+
+func (q *Queries) AgentGetByName(ctx context.Context, arg AgentGetByNameParams) (Agent, error) {
+	row := q.db.QueryRow(ctx, agentGetByName, arg.PoolID, arg.Name)
+	var i Agent
+	err := row.Scan(
+		&i.ID,
+		&i.WorkspaceID,
+		&i.PoolID,
+		&i.Name,
+		&i.Version,
+		&i.Capacity,
+		&i.SessionID,
+		&i.TokenID,
+		&i.Draining,
+		&i.ConnectTime,
+		&i.LastHeartbeatTime,
+		&i.DisconnectTime,
+		&i.DrainRequested,
+		&i.DrainRequestedBy,
+		&i.DrainRequestTime,
+	)
+	return i, err
+}
+
 const agentGetBySession = `-- name: AgentGetBySession :one
-SELECT id, workspace_id, pool_id, name, version, capacity, session_id, token_id, draining, connect_time, last_heartbeat_time, disconnect_time FROM agents WHERE session_id = $1
+SELECT id, workspace_id, pool_id, name, version, capacity, session_id, token_id, draining, connect_time, last_heartbeat_time, disconnect_time, drain_requested, drain_requested_by, drain_request_time FROM agents WHERE session_id = $1
 `
 
 func (q *Queries) AgentGetBySession(ctx context.Context, sessionID uuid.UUID) (Agent, error) {
@@ -47,6 +79,9 @@ func (q *Queries) AgentGetBySession(ctx context.Context, sessionID uuid.UUID) (A
 		&i.ConnectTime,
 		&i.LastHeartbeatTime,
 		&i.DisconnectTime,
+		&i.DrainRequested,
+		&i.DrainRequestedBy,
+		&i.DrainRequestTime,
 	)
 	return i, err
 }
@@ -54,7 +89,7 @@ func (q *Queries) AgentGetBySession(ctx context.Context, sessionID uuid.UUID) (A
 const agentHeartbeat = `-- name: AgentHeartbeat :one
 UPDATE agents SET last_heartbeat_time = $1, draining = $2
 WHERE session_id = $3
-RETURNING id, workspace_id, pool_id, name, version, capacity, session_id, token_id, draining, connect_time, last_heartbeat_time, disconnect_time
+RETURNING id, workspace_id, pool_id, name, version, capacity, session_id, token_id, draining, connect_time, last_heartbeat_time, disconnect_time, drain_requested, drain_requested_by, drain_request_time
 `
 
 type AgentHeartbeatParams struct {
@@ -79,12 +114,15 @@ func (q *Queries) AgentHeartbeat(ctx context.Context, arg AgentHeartbeatParams) 
 		&i.ConnectTime,
 		&i.LastHeartbeatTime,
 		&i.DisconnectTime,
+		&i.DrainRequested,
+		&i.DrainRequestedBy,
+		&i.DrainRequestTime,
 	)
 	return i, err
 }
 
 const agentList = `-- name: AgentList :many
-SELECT a.id, a.workspace_id, a.pool_id, a.name, a.version, a.capacity, a.session_id, a.token_id, a.draining, a.connect_time, a.last_heartbeat_time, a.disconnect_time,
+SELECT a.id, a.workspace_id, a.pool_id, a.name, a.version, a.capacity, a.session_id, a.token_id, a.draining, a.connect_time, a.last_heartbeat_time, a.disconnect_time, a.drain_requested, a.drain_requested_by, a.drain_request_time,
        (SELECT count(*) FROM runs r WHERE r.agent_id = a.id
             AND r.state IN ('SCHEDULED', 'PENDING', 'RUNNING', 'CANCELLING')
             AND r.lease_expire_time IS NOT NULL)::integer AS active_runs
@@ -106,6 +144,9 @@ type AgentListRow struct {
 	ConnectTime       time.Time
 	LastHeartbeatTime time.Time
 	DisconnectTime    *time.Time
+	DrainRequested    bool
+	DrainRequestedBy  string
+	DrainRequestTime  *time.Time
 	ActiveRuns        int32
 }
 
@@ -131,6 +172,9 @@ func (q *Queries) AgentList(ctx context.Context, poolID uuid.UUID) ([]AgentListR
 			&i.ConnectTime,
 			&i.LastHeartbeatTime,
 			&i.DisconnectTime,
+			&i.DrainRequested,
+			&i.DrainRequestedBy,
+			&i.DrainRequestTime,
 			&i.ActiveRuns,
 		); err != nil {
 			return nil, err
@@ -141,6 +185,87 @@ func (q *Queries) AgentList(ctx context.Context, poolID uuid.UUID) ([]AgentListR
 		return nil, err
 	}
 	return items, nil
+}
+
+const agentSetDrainRequested = `-- name: AgentSetDrainRequested :one
+WITH a AS (
+    UPDATE agents
+    SET drain_requested = $1::boolean,
+        -- A repeated request keeps who asked first, and when.
+        drain_requested_by = CASE WHEN NOT $1::boolean THEN ''
+                                  WHEN agents.drain_requested THEN agents.drain_requested_by
+                                  ELSE $2::text END,
+        drain_request_time = CASE WHEN NOT $1::boolean THEN NULL
+                                  WHEN agents.drain_requested THEN agents.drain_request_time
+                                  ELSE $3::timestamptz END
+    WHERE agents.pool_id = $4 AND agents.name = $5
+    RETURNING id, workspace_id, pool_id, name, version, capacity, session_id, token_id, draining, connect_time, last_heartbeat_time, disconnect_time, drain_requested, drain_requested_by, drain_request_time
+)
+SELECT a.id, a.workspace_id, a.pool_id, a.name, a.version, a.capacity, a.session_id, a.token_id, a.draining, a.connect_time, a.last_heartbeat_time, a.disconnect_time, a.drain_requested, a.drain_requested_by, a.drain_request_time,
+       (SELECT count(*) FROM runs r WHERE r.agent_id = a.id
+            AND r.state IN ('SCHEDULED', 'PENDING', 'RUNNING', 'CANCELLING')
+            AND r.lease_expire_time IS NOT NULL)::integer AS active_runs
+FROM a
+`
+
+type AgentSetDrainRequestedParams struct {
+	DrainRequested bool
+	RequestedBy    string
+	Now            time.Time
+	PoolID         uuid.UUID
+	Name           string
+}
+
+type AgentSetDrainRequestedRow struct {
+	ID                uuid.UUID
+	WorkspaceID       uuid.UUID
+	PoolID            uuid.UUID
+	Name              string
+	Version           string
+	Capacity          int32
+	SessionID         uuid.UUID
+	TokenID           uuid.UUID
+	Draining          bool
+	ConnectTime       time.Time
+	LastHeartbeatTime time.Time
+	DisconnectTime    *time.Time
+	DrainRequested    bool
+	DrainRequestedBy  string
+	DrainRequestTime  *time.Time
+	ActiveRuns        int32
+}
+
+// AgentSetDrainRequested records or lifts an operator's request that an
+// agent drain, and returns the agent as AgentList does. The agent's own
+// draining flag is left as the agent last reported it.
+func (q *Queries) AgentSetDrainRequested(ctx context.Context, arg AgentSetDrainRequestedParams) (AgentSetDrainRequestedRow, error) {
+	row := q.db.QueryRow(ctx, agentSetDrainRequested,
+		arg.DrainRequested,
+		arg.RequestedBy,
+		arg.Now,
+		arg.PoolID,
+		arg.Name,
+	)
+	var i AgentSetDrainRequestedRow
+	err := row.Scan(
+		&i.ID,
+		&i.WorkspaceID,
+		&i.PoolID,
+		&i.Name,
+		&i.Version,
+		&i.Capacity,
+		&i.SessionID,
+		&i.TokenID,
+		&i.Draining,
+		&i.ConnectTime,
+		&i.LastHeartbeatTime,
+		&i.DisconnectTime,
+		&i.DrainRequested,
+		&i.DrainRequestedBy,
+		&i.DrainRequestTime,
+		&i.ActiveRuns,
+	)
+	return i, err
 }
 
 const agentUpsertSession = `-- name: AgentUpsertSession :one
@@ -156,7 +281,7 @@ SET version = excluded.version,
     connect_time = excluded.connect_time,
     last_heartbeat_time = excluded.last_heartbeat_time,
     disconnect_time = NULL
-RETURNING id, workspace_id, pool_id, name, version, capacity, session_id, token_id, draining, connect_time, last_heartbeat_time, disconnect_time
+RETURNING id, workspace_id, pool_id, name, version, capacity, session_id, token_id, draining, connect_time, last_heartbeat_time, disconnect_time, drain_requested, drain_requested_by, drain_request_time
 `
 
 type AgentUpsertSessionParams struct {
@@ -199,6 +324,9 @@ func (q *Queries) AgentUpsertSession(ctx context.Context, arg AgentUpsertSession
 		&i.ConnectTime,
 		&i.LastHeartbeatTime,
 		&i.DisconnectTime,
+		&i.DrainRequested,
+		&i.DrainRequestedBy,
+		&i.DrainRequestTime,
 	)
 	return i, err
 }

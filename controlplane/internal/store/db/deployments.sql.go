@@ -112,10 +112,11 @@ func (q *Queries) DeploymentInsert(ctx context.Context, arg DeploymentInsertPara
 }
 
 const deploymentListByName = `-- name: DeploymentListByName :many
-SELECT d.id, d.workspace_id, d.name, d.pool_id, d.queue_id, d.current_version, d.create_time, d.update_time, d.delete_time, v.spec, p.name AS pool_name
+SELECT d.id, d.workspace_id, d.name, d.pool_id, d.queue_id, d.current_version, d.create_time, d.update_time, d.delete_time, v.spec, p.name AS pool_name, coalesce(c.paused, false)::boolean AS paused
 FROM deployments d
 JOIN deployment_versions v ON v.deployment_id = d.id AND v.version = d.current_version
 JOIN work_pools p ON p.id = d.pool_id
+LEFT JOIN deployment_controls c ON c.deployment_id = d.id
 WHERE d.workspace_id = $1 AND d.delete_time IS NULL
   AND d.name > $2
   AND ($3::uuid IS NULL OR d.pool_id = $3)
@@ -134,6 +135,7 @@ type DeploymentListByNameRow struct {
 	Deployment Deployment
 	Spec       []byte
 	PoolName   string
+	Paused     bool
 }
 
 func (q *Queries) DeploymentListByName(ctx context.Context, arg DeploymentListByNameParams) ([]DeploymentListByNameRow, error) {
@@ -162,6 +164,7 @@ func (q *Queries) DeploymentListByName(ctx context.Context, arg DeploymentListBy
 			&i.Deployment.DeleteTime,
 			&i.Spec,
 			&i.PoolName,
+			&i.Paused,
 		); err != nil {
 			return nil, err
 		}

@@ -370,7 +370,7 @@ func (q *Queries) LimitActiveCounts(ctx context.Context, arg LimitActiveCountsPa
 }
 
 const limitAgentRoom = `-- name: LimitAgentRoom :one
-SELECT a.draining,
+SELECT (a.draining OR a.drain_requested)::boolean AS draining,
        (SELECT count(*) FROM runs r
         WHERE r.agent_id = a.id
           AND (r.state IN ('PENDING', 'RUNNING', 'CANCELLING')
@@ -390,8 +390,9 @@ type LimitAgentRoomRow struct {
 }
 
 // LimitAgentRoom says whether an agent is draining (as its last subscribe
-// or heartbeat said, whichever replica received it) and how many runs it
-// holds: leased, or offered under a live offer.
+// or heartbeat said, whichever replica received it, or because an operator
+// asked it to) and how many runs it holds: leased, or offered under a live
+// offer.
 func (q *Queries) LimitAgentRoom(ctx context.Context, arg LimitAgentRoomParams) (LimitAgentRoomRow, error) {
 	row := q.db.QueryRow(ctx, limitAgentRoom, arg.Now, arg.AgentID)
 	var i LimitAgentRoomRow

@@ -23,6 +23,9 @@ type Agent struct {
 	ConnectTime       time.Time
 	LastHeartbeatTime time.Time
 	DisconnectTime    *time.Time
+	DrainRequested    bool
+	DrainRequestedBy  string
+	DrainRequestTime  *time.Time
 }
 
 type AgentToken struct {

@@ -29,9 +29,14 @@ type Querier interface {
 	APIKeyRevokeByUser(ctx context.Context, arg APIKeyRevokeByUserParams) (int64, error)
 	APIKeyTouch(ctx context.Context, arg APIKeyTouchParams) error
 	AgentDisconnect(ctx context.Context, arg AgentDisconnectParams) error
+	AgentGetByName(ctx context.Context, arg AgentGetByNameParams) (Agent, error)
 	AgentGetBySession(ctx context.Context, sessionID uuid.UUID) (Agent, error)
 	AgentHeartbeat(ctx context.Context, arg AgentHeartbeatParams) (Agent, error)
 	AgentList(ctx context.Context, poolID uuid.UUID) ([]AgentListRow, error)
+	// AgentSetDrainRequested records or lifts an operator's request that an
+	// agent drain, and returns the agent as AgentList does. The agent's own
+	// draining flag is left as the agent last reported it.
+	AgentSetDrainRequested(ctx context.Context, arg AgentSetDrainRequestedParams) (AgentSetDrainRequestedRow, error)
 	AgentTokenGetByPrefix(ctx context.Context, prefix string) (AgentToken, error)
 	AgentTokenInsert(ctx context.Context, arg AgentTokenInsertParams) (AgentToken, error)
 	AgentTokenList(ctx context.Context, poolID uuid.UUID) ([]AgentToken, error)
@@ -78,8 +83,9 @@ type Querier interface {
 	// every offer and claim that held the locks before.
 	LimitActiveCounts(ctx context.Context, arg LimitActiveCountsParams) ([]LimitActiveCountsRow, error)
 	// LimitAgentRoom says whether an agent is draining (as its last subscribe
-	// or heartbeat said, whichever replica received it) and how many runs it
-	// holds: leased, or offered under a live offer.
+	// or heartbeat said, whichever replica received it, or because an operator
+	// asked it to) and how many runs it holds: leased, or offered under a live
+	// offer.
 	LimitAgentRoom(ctx context.Context, arg LimitAgentRoomParams) (LimitAgentRoomRow, error)
 	// LimitCollisionDeployments locks the controls of the deployments of a
 	// workspace that cancel runs on collision and have a due, unoffered run in
@@ -125,9 +131,19 @@ type Querier interface {
 	// LogLinesInsert stores log lines; lines already stored are skipped, so a
 	// resent batch is stored once.
 	LogLinesInsert(ctx context.Context, arg LogLinesInsertParams) (int64, error)
+	// LogLinesList returns a run's lines between two positions (both left out),
+	// in log order: a forward range scan of the primary key (run_id, attempt,
+	// seq). One attempt is selected by its bounds, not by an equality on
+	// attempt, which the index scan could not combine with the row comparison
+	// and would start at the attempt's first line instead of after_seq.
 	LogLinesList(ctx context.Context, arg LogLinesListParams) ([]RunLogLine, error)
 	// LogLinesListAll returns every stored line of a run; used by the invariant checker.
 	LogLinesListAll(ctx context.Context, runID uuid.UUID) ([]RunLogLine, error)
+	// LogLinesListBefore returns a run's lines between two positions (both left
+	// out), the last first: a backward range scan of the primary key (run_id,
+	// attempt, seq), so the tail of a long log is read without touching its
+	// beginning. One attempt is selected by its bounds, as in LogLinesList.
+	LogLinesListBefore(ctx context.Context, arg LogLinesListBeforeParams) ([]RunLogLine, error)
 	// LogLinesSummaryAll counts the stored log lines of every run attempt and
 	// gives their lowest and highest sequence numbers. Only the invariant
 	// checker uses it, in tests.

@@ -92,26 +92,33 @@ func (q *Queries) LogLinesInsert(ctx context.Context, arg LogLinesInsertParams) 
 const logLinesList = `-- name: LogLinesList :many
 SELECT run_id, attempt, seq, stream, text, time, truncated FROM run_log_lines
 WHERE run_id = $1
-  AND ($2::integer = 0 OR attempt = $2::integer)
-  AND (attempt, seq) > ($3::integer, $4::bigint)
+  AND (attempt, seq) > ($2::integer, $3::bigint)
+  AND (attempt, seq) < ($4::integer, $5::bigint)
 ORDER BY attempt, seq
-LIMIT $5
+LIMIT $6
 `
 
 type LogLinesListParams struct {
-	RunID        uuid.UUID
-	Attempt      int32
-	AfterAttempt int32
-	AfterSeq     int64
-	PageLimit    int32
+	RunID         uuid.UUID
+	AfterAttempt  int32
+	AfterSeq      int64
+	BeforeAttempt int32
+	BeforeSeq     int64
+	PageLimit     int32
 }
 
+// LogLinesList returns a run's lines between two positions (both left out),
+// in log order: a forward range scan of the primary key (run_id, attempt,
+// seq). One attempt is selected by its bounds, not by an equality on
+// attempt, which the index scan could not combine with the row comparison
+// and would start at the attempt's first line instead of after_seq.
 func (q *Queries) LogLinesList(ctx context.Context, arg LogLinesListParams) ([]RunLogLine, error) {
 	rows, err := q.db.Query(ctx, logLinesList,
 		arg.RunID,
-		arg.Attempt,
 		arg.AfterAttempt,
 		arg.AfterSeq,
+		arg.BeforeAttempt,
+		arg.BeforeSeq,
 		arg.PageLimit,
 	)
 	if err != nil {
@@ -147,6 +154,63 @@ SELECT run_id, attempt, seq, stream, text, time, truncated FROM run_log_lines WH
 // LogLinesListAll returns every stored line of a run; used by the invariant checker.
 func (q *Queries) LogLinesListAll(ctx context.Context, runID uuid.UUID) ([]RunLogLine, error) {
 	rows, err := q.db.Query(ctx, logLinesListAll, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RunLogLine{}
+	for rows.Next() {
+		var i RunLogLine
+		if err := rows.Scan(
+			&i.RunID,
+			&i.Attempt,
+			&i.Seq,
+			&i.Stream,
+			&i.Text,
+			&i.Time,
+			&i.Truncated,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const logLinesListBefore = `-- name: LogLinesListBefore :many
+SELECT run_id, attempt, seq, stream, text, time, truncated FROM run_log_lines
+WHERE run_id = $1
+  AND (attempt, seq) > ($2::integer, $3::bigint)
+  AND (attempt, seq) < ($4::integer, $5::bigint)
+ORDER BY attempt DESC, seq DESC
+LIMIT $6
+`
+
+type LogLinesListBeforeParams struct {
+	RunID         uuid.UUID
+	AfterAttempt  int32
+	AfterSeq      int64
+	BeforeAttempt int32
+	BeforeSeq     int64
+	PageLimit     int32
+}
+
+// LogLinesListBefore returns a run's lines between two positions (both left
+// out), the last first: a backward range scan of the primary key (run_id,
+// attempt, seq), so the tail of a long log is read without touching its
+// beginning. One attempt is selected by its bounds, as in LogLinesList.
+func (q *Queries) LogLinesListBefore(ctx context.Context, arg LogLinesListBeforeParams) ([]RunLogLine, error) {
+	rows, err := q.db.Query(ctx, logLinesListBefore,
+		arg.RunID,
+		arg.AfterAttempt,
+		arg.AfterSeq,
+		arg.BeforeAttempt,
+		arg.BeforeSeq,
+		arg.PageLimit,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -1832,10 +1832,19 @@ type ListRunLogsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// page_size defaults to 1000.
-	PageSize  int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token continues a listing from a next_page_token of the same run,
+	// or starts a backward listing from FollowRunLogsResponse.earlier_page_token.
+	// A token reads in the direction it was returned for, so backward must be
+	// the same as in the call that returned it.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// attempt selects one attempt; 0 means all.
-	Attempt       int32 `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Attempt int32 `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// backward reads toward the beginning of the log: without page_token the
+	// page holds the last page_size lines, with it the page_size lines before
+	// the token's position. The lines of a page are still in log order (by
+	// attempt, then seq); next_page_token reads the page before.
+	Backward      bool `protobuf:"varint,5,opt,name=backward,proto3" json:"backward,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1898,10 +1907,19 @@ func (x *ListRunLogsRequest) GetAttempt() int32 {
 	return 0
 }
 
+func (x *ListRunLogsRequest) GetBackward() bool {
+	if x != nil {
+		return x.Backward
+	}
+	return false
+}
+
 type ListRunLogsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Lines         []*LogLine             `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Lines []*LogLine             `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
+	// next_page_token reads the next page in the listing's direction. Forward,
+	// it is set when the page is full; backward, when earlier lines exist.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1953,8 +1971,14 @@ func (x *ListRunLogsResponse) GetNextPageToken() string {
 type FollowRunLogsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// page_token resumes after a line returned earlier; empty starts at the beginning.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// page_token resumes after a line returned earlier; empty starts at the
+	// beginning, or at the tail with tail_lines.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// tail_lines, without page_token, starts the follow with the last
+	// tail_lines lines stored (of every attempt, in order) rather than the
+	// first line; 0 starts at the first line. Ignored with page_token, so a
+	// client may resume with the request it started with.
+	TailLines     int32 `protobuf:"varint,3,opt,name=tail_lines,json=tailLines,proto3" json:"tail_lines,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2003,13 +2027,24 @@ func (x *FollowRunLogsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *FollowRunLogsRequest) GetTailLines() int32 {
+	if x != nil {
+		return x.TailLines
+	}
+	return 0
+}
+
 type FollowRunLogsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Lines []*LogLine             `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
 	// page_token resumes the follow after the last line of this message.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// earlier_page_token is set on the first message of a follow that began
+	// at the tail when lines before the tail exist: ListRunLogs with it and
+	// backward reads them, ending just before this message's first line.
+	EarlierPageToken string `protobuf:"bytes,3,opt,name=earlier_page_token,json=earlierPageToken,proto3" json:"earlier_page_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *FollowRunLogsResponse) Reset() {
@@ -2052,6 +2087,13 @@ func (x *FollowRunLogsResponse) GetLines() []*LogLine {
 func (x *FollowRunLogsResponse) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *FollowRunLogsResponse) GetEarlierPageToken() string {
+	if x != nil {
+		return x.EarlierPageToken
 	}
 	return ""
 }
@@ -2393,24 +2435,28 @@ const file_ferry_v1_run_proto_rawDesc = "" +
 	"\x1aListRunStateChangesRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x02R\x02id\"Q\n" +
 	"\x1bListRunStateChangesResponse\x122\n" +
-	"\achanges\x18\x01 \x03(\v2\x18.ferry.v1.RunStateChangeR\achanges\"\xa0\x01\n" +
+	"\achanges\x18\x01 \x03(\v2\x18.ferry.v1.RunStateChangeR\achanges\"\xbc\x01\n" +
 	"\x12ListRunLogsRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x02R\x02id\x12&\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\t\xaa\xbb\x18\x05(\x000\x90NR\bpageSize\x12&\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\a\xaa\xbb\x18\x03\x10\x80\x02R\tpageToken\x12 \n" +
-	"\aattempt\x18\x04 \x01(\x05B\x06\xaa\xbb\x18\x02(\x00R\aattempt\"f\n" +
+	"\aattempt\x18\x04 \x01(\x05B\x06\xaa\xbb\x18\x02(\x00R\aattempt\x12\x1a\n" +
+	"\bbackward\x18\x05 \x01(\bR\bbackward\"f\n" +
 	"\x13ListRunLogsResponse\x12'\n" +
 	"\x05lines\x18\x01 \x03(\v2\x11.ferry.v1.LogLineR\x05lines\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"X\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x82\x01\n" +
 	"\x14FollowRunLogsRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x02R\x02id\x12&\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tB\a\xaa\xbb\x18\x03\x10\x80\x02R\tpageToken\"_\n" +
+	"page_token\x18\x02 \x01(\tB\a\xaa\xbb\x18\x03\x10\x80\x02R\tpageToken\x12(\n" +
+	"\n" +
+	"tail_lines\x18\x03 \x01(\x05B\t\xaa\xbb\x18\x05(\x000\x90NR\ttailLines\"\x8d\x01\n" +
 	"\x15FollowRunLogsResponse\x12'\n" +
 	"\x05lines\x18\x01 \x03(\v2\x11.ferry.v1.LogLineR\x05lines\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"-\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12,\n" +
+	"\x12earlier_page_token\x18\x03 \x01(\tR\x10earlierPageToken\"-\n" +
 	"\x11ExplainRunRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x02R\x02id\"e\n" +
 	"\x12ExplainRunResponse\x12\x1f\n" +

@@ -277,20 +277,32 @@ func (x *WorkQueue) GetUpdateTime() *timestamppb.Timestamp {
 
 // Agent is a ferry-agent process registered to a pool.
 type Agent struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Id                string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name              string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Pool              string                 `protobuf:"bytes,3,opt,name=pool,proto3" json:"pool,omitempty"`
-	Version           string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
-	Capacity          int32                  `protobuf:"varint,5,opt,name=capacity,proto3" json:"capacity,omitempty"`
-	Online            bool                   `protobuf:"varint,6,opt,name=online,proto3" json:"online,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Pool     string                 `protobuf:"bytes,3,opt,name=pool,proto3" json:"pool,omitempty"`
+	Version  string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	Capacity int32                  `protobuf:"varint,5,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	Online   bool                   `protobuf:"varint,6,opt,name=online,proto3" json:"online,omitempty"`
+	// draining reports whether the agent itself said it is draining, as it
+	// does while it shuts down.
 	Draining          bool                   `protobuf:"varint,7,opt,name=draining,proto3" json:"draining,omitempty"`
 	ConnectTime       *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=connect_time,json=connectTime,proto3" json:"connect_time,omitempty"`
 	LastHeartbeatTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_heartbeat_time,json=lastHeartbeatTime,proto3" json:"last_heartbeat_time,omitempty"`
 	// active_runs counts the runs the agent holds a lease or an offer on.
-	ActiveRuns    int32 `protobuf:"varint,10,opt,name=active_runs,json=activeRuns,proto3" json:"active_runs,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ActiveRuns int32 `protobuf:"varint,10,opt,name=active_runs,json=activeRuns,proto3" json:"active_runs,omitempty"`
+	// drain_requested reports whether an operator asked the agent to drain
+	// (DrainAgent). The agent is offered no new runs while draining or
+	// drain_requested is true.
+	DrainRequested bool `protobuf:"varint,11,opt,name=drain_requested,json=drainRequested,proto3" json:"drain_requested,omitempty"`
+	// drain_requested_by names who asked for the drain, as the audit trail
+	// does ("user:ada@example.com"); "" when no drain is requested.
+	DrainRequestedBy string `protobuf:"bytes,12,opt,name=drain_requested_by,json=drainRequestedBy,proto3" json:"drain_requested_by,omitempty"`
+	// drain_request_time is when the drain was asked for; unset when no drain
+	// is requested.
+	DrainRequestTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=drain_request_time,json=drainRequestTime,proto3" json:"drain_request_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Agent) Reset() {
@@ -391,6 +403,27 @@ func (x *Agent) GetActiveRuns() int32 {
 		return x.ActiveRuns
 	}
 	return 0
+}
+
+func (x *Agent) GetDrainRequested() bool {
+	if x != nil {
+		return x.DrainRequested
+	}
+	return false
+}
+
+func (x *Agent) GetDrainRequestedBy() string {
+	if x != nil {
+		return x.DrainRequestedBy
+	}
+	return ""
+}
+
+func (x *Agent) GetDrainRequestTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DrainRequestTime
+	}
+	return nil
 }
 
 type ApplyWorkPoolRequest struct {
@@ -1085,6 +1118,220 @@ func (x *ListAgentsResponse) GetAgents() []*Agent {
 	return nil
 }
 
+type DrainAgentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the work pool the agent is registered to.
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// name is the agent's name within the pool.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainAgentRequest) Reset() {
+	*x = DrainAgentRequest{}
+	mi := &file_ferry_v1_work_pool_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainAgentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainAgentRequest) ProtoMessage() {}
+
+func (x *DrainAgentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_work_pool_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainAgentRequest.ProtoReflect.Descriptor instead.
+func (*DrainAgentRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_work_pool_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DrainAgentRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *DrainAgentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DrainAgentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// changed reports whether the drain was not requested before.
+	Changed       bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainAgentResponse) Reset() {
+	*x = DrainAgentResponse{}
+	mi := &file_ferry_v1_work_pool_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainAgentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainAgentResponse) ProtoMessage() {}
+
+func (x *DrainAgentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_work_pool_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainAgentResponse.ProtoReflect.Descriptor instead.
+func (*DrainAgentResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_work_pool_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DrainAgentResponse) GetAgent() *Agent {
+	if x != nil {
+		return x.Agent
+	}
+	return nil
+}
+
+func (x *DrainAgentResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+type UndrainAgentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the work pool the agent is registered to.
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// name is the agent's name within the pool.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndrainAgentRequest) Reset() {
+	*x = UndrainAgentRequest{}
+	mi := &file_ferry_v1_work_pool_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndrainAgentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndrainAgentRequest) ProtoMessage() {}
+
+func (x *UndrainAgentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_work_pool_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndrainAgentRequest.ProtoReflect.Descriptor instead.
+func (*UndrainAgentRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_work_pool_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UndrainAgentRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *UndrainAgentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UndrainAgentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// changed reports whether a drain was requested before.
+	Changed       bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndrainAgentResponse) Reset() {
+	*x = UndrainAgentResponse{}
+	mi := &file_ferry_v1_work_pool_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndrainAgentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndrainAgentResponse) ProtoMessage() {}
+
+func (x *UndrainAgentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_work_pool_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndrainAgentResponse.ProtoReflect.Descriptor instead.
+func (*UndrainAgentResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_work_pool_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UndrainAgentResponse) GetAgent() *Agent {
+	if x != nil {
+		return x.Agent
+	}
+	return nil
+}
+
+func (x *UndrainAgentResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
 var File_ferry_v1_work_pool_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_work_pool_proto_rawDesc = "" +
@@ -1110,7 +1357,7 @@ const file_ferry_v1_work_pool_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xd5\x02\n" +
+	"updateTime\"\xf6\x03\n" +
 	"\x05Agent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1123,7 +1370,10 @@ const file_ferry_v1_work_pool_proto_rawDesc = "" +
 	"\x13last_heartbeat_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x11lastHeartbeatTime\x12\x1f\n" +
 	"\vactive_runs\x18\n" +
 	" \x01(\x05R\n" +
-	"activeRuns\"\x9a\x02\n" +
+	"activeRuns\x12'\n" +
+	"\x0fdrain_requested\x18\v \x01(\bR\x0edrainRequested\x12,\n" +
+	"\x12drain_requested_by\x18\f \x01(\tR\x10drainRequestedBy\x12H\n" +
+	"\x12drain_request_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x10drainRequestTime\"\x9a\x02\n" +
 	"\x14ApplyWorkPoolRequest\x12\x1c\n" +
 	"\x04name\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04name\x122\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x16.ferry.v1.WorkPoolTypeB\x06\xaa\xbb\x18\x02\b\x01R\x04type\x12)\n" +
@@ -1165,12 +1415,24 @@ const file_ferry_v1_work_pool_proto_rawDesc = "" +
 	"\x11ListAgentsRequest\x12\x1c\n" +
 	"\x04pool\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04pool\"=\n" +
 	"\x12ListAgentsResponse\x12'\n" +
-	"\x06agents\x18\x01 \x03(\v2\x0f.ferry.v1.AgentR\x06agents*}\n" +
+	"\x06agents\x18\x01 \x03(\v2\x0f.ferry.v1.AgentR\x06agents\"O\n" +
+	"\x11DrainAgentRequest\x12\x1c\n" +
+	"\x04pool\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04pool\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04name\"U\n" +
+	"\x12DrainAgentResponse\x12%\n" +
+	"\x05agent\x18\x01 \x01(\v2\x0f.ferry.v1.AgentR\x05agent\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"Q\n" +
+	"\x13UndrainAgentRequest\x12\x1c\n" +
+	"\x04pool\x18\x01 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04pool\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\b\xaa\xbb\x18\x04\b\x01\x18\x01R\x04name\"W\n" +
+	"\x14UndrainAgentResponse\x12%\n" +
+	"\x05agent\x18\x01 \x01(\v2\x0f.ferry.v1.AgentR\x05agent\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged*}\n" +
 	"\fWorkPoolType\x12\x1e\n" +
 	"\x1aWORK_POOL_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16WORK_POOL_TYPE_PROCESS\x10\x01\x12\x19\n" +
 	"\x15WORK_POOL_TYPE_DOCKER\x10\x02\x12\x16\n" +
-	"\x12WORK_POOL_TYPE_ECS\x10\x032\xdd\x04\n" +
+	"\x12WORK_POOL_TYPE_ECS\x10\x032\xf5\x05\n" +
 	"\x0fWorkPoolService\x12P\n" +
 	"\rApplyWorkPool\x12\x1e.ferry.v1.ApplyWorkPoolRequest\x1a\x1f.ferry.v1.ApplyWorkPoolResponse\x12O\n" +
 	"\vGetWorkPool\x12\x1c.ferry.v1.GetWorkPoolRequest\x1a\x1d.ferry.v1.GetWorkPoolResponse\"\x03\x90\x02\x01\x12U\n" +
@@ -1179,7 +1441,10 @@ const file_ferry_v1_work_pool_proto_rawDesc = "" +
 	"\x0eApplyWorkQueue\x12\x1f.ferry.v1.ApplyWorkQueueRequest\x1a .ferry.v1.ApplyWorkQueueResponse\x12X\n" +
 	"\x0eListWorkQueues\x12\x1f.ferry.v1.ListWorkQueuesRequest\x1a .ferry.v1.ListWorkQueuesResponse\"\x03\x90\x02\x01\x12L\n" +
 	"\n" +
-	"ListAgents\x12\x1b.ferry.v1.ListAgentsRequest\x1a\x1c.ferry.v1.ListAgentsResponse\"\x03\x90\x02\x01B5Z3github.com/ferryhq/ferry/proto/gen/ferry/v1;ferryv1b\x06proto3"
+	"ListAgents\x12\x1b.ferry.v1.ListAgentsRequest\x1a\x1c.ferry.v1.ListAgentsResponse\"\x03\x90\x02\x01\x12G\n" +
+	"\n" +
+	"DrainAgent\x12\x1b.ferry.v1.DrainAgentRequest\x1a\x1c.ferry.v1.DrainAgentResponse\x12M\n" +
+	"\fUndrainAgent\x12\x1d.ferry.v1.UndrainAgentRequest\x1a\x1e.ferry.v1.UndrainAgentResponseB5Z3github.com/ferryhq/ferry/proto/gen/ferry/v1;ferryv1b\x06proto3"
 
 var (
 	file_ferry_v1_work_pool_proto_rawDescOnce sync.Once
@@ -1194,7 +1459,7 @@ func file_ferry_v1_work_pool_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_work_pool_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_work_pool_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_ferry_v1_work_pool_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_ferry_v1_work_pool_proto_goTypes = []any{
 	(WorkPoolType)(0),              // 0: ferry.v1.WorkPoolType
 	(*WorkPool)(nil),               // 1: ferry.v1.WorkPool
@@ -1214,42 +1479,53 @@ var file_ferry_v1_work_pool_proto_goTypes = []any{
 	(*ListWorkQueuesResponse)(nil), // 15: ferry.v1.ListWorkQueuesResponse
 	(*ListAgentsRequest)(nil),      // 16: ferry.v1.ListAgentsRequest
 	(*ListAgentsResponse)(nil),     // 17: ferry.v1.ListAgentsResponse
-	(*timestamppb.Timestamp)(nil),  // 18: google.protobuf.Timestamp
+	(*DrainAgentRequest)(nil),      // 18: ferry.v1.DrainAgentRequest
+	(*DrainAgentResponse)(nil),     // 19: ferry.v1.DrainAgentResponse
+	(*UndrainAgentRequest)(nil),    // 20: ferry.v1.UndrainAgentRequest
+	(*UndrainAgentResponse)(nil),   // 21: ferry.v1.UndrainAgentResponse
+	(*timestamppb.Timestamp)(nil),  // 22: google.protobuf.Timestamp
 }
 var file_ferry_v1_work_pool_proto_depIdxs = []int32{
 	0,  // 0: ferry.v1.WorkPool.type:type_name -> ferry.v1.WorkPoolType
-	18, // 1: ferry.v1.WorkPool.create_time:type_name -> google.protobuf.Timestamp
-	18, // 2: ferry.v1.WorkPool.update_time:type_name -> google.protobuf.Timestamp
-	18, // 3: ferry.v1.WorkQueue.create_time:type_name -> google.protobuf.Timestamp
-	18, // 4: ferry.v1.WorkQueue.update_time:type_name -> google.protobuf.Timestamp
-	18, // 5: ferry.v1.Agent.connect_time:type_name -> google.protobuf.Timestamp
-	18, // 6: ferry.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	0,  // 7: ferry.v1.ApplyWorkPoolRequest.type:type_name -> ferry.v1.WorkPoolType
-	1,  // 8: ferry.v1.ApplyWorkPoolResponse.work_pool:type_name -> ferry.v1.WorkPool
-	1,  // 9: ferry.v1.GetWorkPoolResponse.work_pool:type_name -> ferry.v1.WorkPool
-	1,  // 10: ferry.v1.ListWorkPoolsResponse.work_pools:type_name -> ferry.v1.WorkPool
-	2,  // 11: ferry.v1.ApplyWorkQueueResponse.work_queue:type_name -> ferry.v1.WorkQueue
-	2,  // 12: ferry.v1.ListWorkQueuesResponse.work_queues:type_name -> ferry.v1.WorkQueue
-	3,  // 13: ferry.v1.ListAgentsResponse.agents:type_name -> ferry.v1.Agent
-	4,  // 14: ferry.v1.WorkPoolService.ApplyWorkPool:input_type -> ferry.v1.ApplyWorkPoolRequest
-	6,  // 15: ferry.v1.WorkPoolService.GetWorkPool:input_type -> ferry.v1.GetWorkPoolRequest
-	8,  // 16: ferry.v1.WorkPoolService.ListWorkPools:input_type -> ferry.v1.ListWorkPoolsRequest
-	10, // 17: ferry.v1.WorkPoolService.DeleteWorkPool:input_type -> ferry.v1.DeleteWorkPoolRequest
-	12, // 18: ferry.v1.WorkPoolService.ApplyWorkQueue:input_type -> ferry.v1.ApplyWorkQueueRequest
-	14, // 19: ferry.v1.WorkPoolService.ListWorkQueues:input_type -> ferry.v1.ListWorkQueuesRequest
-	16, // 20: ferry.v1.WorkPoolService.ListAgents:input_type -> ferry.v1.ListAgentsRequest
-	5,  // 21: ferry.v1.WorkPoolService.ApplyWorkPool:output_type -> ferry.v1.ApplyWorkPoolResponse
-	7,  // 22: ferry.v1.WorkPoolService.GetWorkPool:output_type -> ferry.v1.GetWorkPoolResponse
-	9,  // 23: ferry.v1.WorkPoolService.ListWorkPools:output_type -> ferry.v1.ListWorkPoolsResponse
-	11, // 24: ferry.v1.WorkPoolService.DeleteWorkPool:output_type -> ferry.v1.DeleteWorkPoolResponse
-	13, // 25: ferry.v1.WorkPoolService.ApplyWorkQueue:output_type -> ferry.v1.ApplyWorkQueueResponse
-	15, // 26: ferry.v1.WorkPoolService.ListWorkQueues:output_type -> ferry.v1.ListWorkQueuesResponse
-	17, // 27: ferry.v1.WorkPoolService.ListAgents:output_type -> ferry.v1.ListAgentsResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	22, // 1: ferry.v1.WorkPool.create_time:type_name -> google.protobuf.Timestamp
+	22, // 2: ferry.v1.WorkPool.update_time:type_name -> google.protobuf.Timestamp
+	22, // 3: ferry.v1.WorkQueue.create_time:type_name -> google.protobuf.Timestamp
+	22, // 4: ferry.v1.WorkQueue.update_time:type_name -> google.protobuf.Timestamp
+	22, // 5: ferry.v1.Agent.connect_time:type_name -> google.protobuf.Timestamp
+	22, // 6: ferry.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	22, // 7: ferry.v1.Agent.drain_request_time:type_name -> google.protobuf.Timestamp
+	0,  // 8: ferry.v1.ApplyWorkPoolRequest.type:type_name -> ferry.v1.WorkPoolType
+	1,  // 9: ferry.v1.ApplyWorkPoolResponse.work_pool:type_name -> ferry.v1.WorkPool
+	1,  // 10: ferry.v1.GetWorkPoolResponse.work_pool:type_name -> ferry.v1.WorkPool
+	1,  // 11: ferry.v1.ListWorkPoolsResponse.work_pools:type_name -> ferry.v1.WorkPool
+	2,  // 12: ferry.v1.ApplyWorkQueueResponse.work_queue:type_name -> ferry.v1.WorkQueue
+	2,  // 13: ferry.v1.ListWorkQueuesResponse.work_queues:type_name -> ferry.v1.WorkQueue
+	3,  // 14: ferry.v1.ListAgentsResponse.agents:type_name -> ferry.v1.Agent
+	3,  // 15: ferry.v1.DrainAgentResponse.agent:type_name -> ferry.v1.Agent
+	3,  // 16: ferry.v1.UndrainAgentResponse.agent:type_name -> ferry.v1.Agent
+	4,  // 17: ferry.v1.WorkPoolService.ApplyWorkPool:input_type -> ferry.v1.ApplyWorkPoolRequest
+	6,  // 18: ferry.v1.WorkPoolService.GetWorkPool:input_type -> ferry.v1.GetWorkPoolRequest
+	8,  // 19: ferry.v1.WorkPoolService.ListWorkPools:input_type -> ferry.v1.ListWorkPoolsRequest
+	10, // 20: ferry.v1.WorkPoolService.DeleteWorkPool:input_type -> ferry.v1.DeleteWorkPoolRequest
+	12, // 21: ferry.v1.WorkPoolService.ApplyWorkQueue:input_type -> ferry.v1.ApplyWorkQueueRequest
+	14, // 22: ferry.v1.WorkPoolService.ListWorkQueues:input_type -> ferry.v1.ListWorkQueuesRequest
+	16, // 23: ferry.v1.WorkPoolService.ListAgents:input_type -> ferry.v1.ListAgentsRequest
+	18, // 24: ferry.v1.WorkPoolService.DrainAgent:input_type -> ferry.v1.DrainAgentRequest
+	20, // 25: ferry.v1.WorkPoolService.UndrainAgent:input_type -> ferry.v1.UndrainAgentRequest
+	5,  // 26: ferry.v1.WorkPoolService.ApplyWorkPool:output_type -> ferry.v1.ApplyWorkPoolResponse
+	7,  // 27: ferry.v1.WorkPoolService.GetWorkPool:output_type -> ferry.v1.GetWorkPoolResponse
+	9,  // 28: ferry.v1.WorkPoolService.ListWorkPools:output_type -> ferry.v1.ListWorkPoolsResponse
+	11, // 29: ferry.v1.WorkPoolService.DeleteWorkPool:output_type -> ferry.v1.DeleteWorkPoolResponse
+	13, // 30: ferry.v1.WorkPoolService.ApplyWorkQueue:output_type -> ferry.v1.ApplyWorkQueueResponse
+	15, // 31: ferry.v1.WorkPoolService.ListWorkQueues:output_type -> ferry.v1.ListWorkQueuesResponse
+	17, // 32: ferry.v1.WorkPoolService.ListAgents:output_type -> ferry.v1.ListAgentsResponse
+	19, // 33: ferry.v1.WorkPoolService.DrainAgent:output_type -> ferry.v1.DrainAgentResponse
+	21, // 34: ferry.v1.WorkPoolService.UndrainAgent:output_type -> ferry.v1.UndrainAgentResponse
+	26, // [26:35] is the sub-list for method output_type
+	17, // [17:26] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_work_pool_proto_init() }
@@ -1264,7 +1540,7 @@ func file_ferry_v1_work_pool_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_work_pool_proto_rawDesc), len(file_ferry_v1_work_pool_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -81,10 +81,12 @@ type RunServiceClient interface {
 	WatchRun(context.Context, *connect.Request[v1.WatchRunRequest]) (*connect.ServerStreamForClient[v1.WatchRunResponse], error)
 	// ListRunStateChanges returns a run's state history, oldest first.
 	ListRunStateChanges(context.Context, *connect.Request[v1.ListRunStateChangesRequest]) (*connect.Response[v1.ListRunStateChangesResponse], error)
-	// ListRunLogs returns a page of a run's log lines in order.
+	// ListRunLogs returns a page of a run's log lines in order, read from the
+	// beginning forward or, with backward, from the end toward the beginning.
 	ListRunLogs(context.Context, *connect.Request[v1.ListRunLogsRequest]) (*connect.Response[v1.ListRunLogsResponse], error)
 	// FollowRunLogs streams a run's log lines as they arrive and ends once the
-	// run is final and every line was sent.
+	// run is final and every line was sent. With tail_lines it starts with the
+	// last lines stored instead of the first.
 	FollowRunLogs(context.Context, *connect.Request[v1.FollowRunLogsRequest]) (*connect.ServerStreamForClient[v1.FollowRunLogsResponse], error)
 	// ExplainRun says why a run is not running: each thing that holds it
 	// back now, or what became of it when it is running or ended.
@@ -285,10 +287,12 @@ type RunServiceHandler interface {
 	WatchRun(context.Context, *connect.Request[v1.WatchRunRequest], *connect.ServerStream[v1.WatchRunResponse]) error
 	// ListRunStateChanges returns a run's state history, oldest first.
 	ListRunStateChanges(context.Context, *connect.Request[v1.ListRunStateChangesRequest]) (*connect.Response[v1.ListRunStateChangesResponse], error)
-	// ListRunLogs returns a page of a run's log lines in order.
+	// ListRunLogs returns a page of a run's log lines in order, read from the
+	// beginning forward or, with backward, from the end toward the beginning.
 	ListRunLogs(context.Context, *connect.Request[v1.ListRunLogsRequest]) (*connect.Response[v1.ListRunLogsResponse], error)
 	// FollowRunLogs streams a run's log lines as they arrive and ends once the
-	// run is final and every line was sent.
+	// run is final and every line was sent. With tail_lines it starts with the
+	// last lines stored instead of the first.
 	FollowRunLogs(context.Context, *connect.Request[v1.FollowRunLogsRequest], *connect.ServerStream[v1.FollowRunLogsResponse]) error
 	// ExplainRun says why a run is not running: each thing that holds it
 	// back now, or what became of it when it is running or ended.

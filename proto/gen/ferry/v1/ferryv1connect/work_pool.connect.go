@@ -54,6 +54,12 @@ const (
 	// WorkPoolServiceListAgentsProcedure is the fully-qualified name of the WorkPoolService's
 	// ListAgents RPC.
 	WorkPoolServiceListAgentsProcedure = "/ferry.v1.WorkPoolService/ListAgents"
+	// WorkPoolServiceDrainAgentProcedure is the fully-qualified name of the WorkPoolService's
+	// DrainAgent RPC.
+	WorkPoolServiceDrainAgentProcedure = "/ferry.v1.WorkPoolService/DrainAgent"
+	// WorkPoolServiceUndrainAgentProcedure is the fully-qualified name of the WorkPoolService's
+	// UndrainAgent RPC.
+	WorkPoolServiceUndrainAgentProcedure = "/ferry.v1.WorkPoolService/UndrainAgent"
 )
 
 // WorkPoolServiceClient is a client for the ferry.v1.WorkPoolService service.
@@ -72,6 +78,14 @@ type WorkPoolServiceClient interface {
 	ListWorkQueues(context.Context, *connect.Request[v1.ListWorkQueuesRequest]) (*connect.Response[v1.ListWorkQueuesResponse], error)
 	// ListAgents returns the agents registered to a pool.
 	ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error)
+	// DrainAgent asks an agent to drain: it is offered no new runs while the
+	// runs it holds go on to their end. The request lasts, across the agent's
+	// heartbeats and reconnects, until UndrainAgent lifts it.
+	DrainAgent(context.Context, *connect.Request[v1.DrainAgentRequest]) (*connect.Response[v1.DrainAgentResponse], error)
+	// UndrainAgent lifts an operator's drain request, so the agent is offered
+	// runs again; an agent that drains by itself (shutting down) stays
+	// draining.
+	UndrainAgent(context.Context, *connect.Request[v1.UndrainAgentRequest]) (*connect.Response[v1.UndrainAgentResponse], error)
 }
 
 // NewWorkPoolServiceClient constructs a client for the ferry.v1.WorkPoolService service. By
@@ -131,6 +145,18 @@ func NewWorkPoolServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		drainAgent: connect.NewClient[v1.DrainAgentRequest, v1.DrainAgentResponse](
+			httpClient,
+			baseURL+WorkPoolServiceDrainAgentProcedure,
+			connect.WithSchema(workPoolServiceMethods.ByName("DrainAgent")),
+			connect.WithClientOptions(opts...),
+		),
+		undrainAgent: connect.NewClient[v1.UndrainAgentRequest, v1.UndrainAgentResponse](
+			httpClient,
+			baseURL+WorkPoolServiceUndrainAgentProcedure,
+			connect.WithSchema(workPoolServiceMethods.ByName("UndrainAgent")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -143,6 +169,8 @@ type workPoolServiceClient struct {
 	applyWorkQueue *connect.Client[v1.ApplyWorkQueueRequest, v1.ApplyWorkQueueResponse]
 	listWorkQueues *connect.Client[v1.ListWorkQueuesRequest, v1.ListWorkQueuesResponse]
 	listAgents     *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
+	drainAgent     *connect.Client[v1.DrainAgentRequest, v1.DrainAgentResponse]
+	undrainAgent   *connect.Client[v1.UndrainAgentRequest, v1.UndrainAgentResponse]
 }
 
 // ApplyWorkPool calls ferry.v1.WorkPoolService.ApplyWorkPool.
@@ -180,6 +208,16 @@ func (c *workPoolServiceClient) ListAgents(ctx context.Context, req *connect.Req
 	return c.listAgents.CallUnary(ctx, req)
 }
 
+// DrainAgent calls ferry.v1.WorkPoolService.DrainAgent.
+func (c *workPoolServiceClient) DrainAgent(ctx context.Context, req *connect.Request[v1.DrainAgentRequest]) (*connect.Response[v1.DrainAgentResponse], error) {
+	return c.drainAgent.CallUnary(ctx, req)
+}
+
+// UndrainAgent calls ferry.v1.WorkPoolService.UndrainAgent.
+func (c *workPoolServiceClient) UndrainAgent(ctx context.Context, req *connect.Request[v1.UndrainAgentRequest]) (*connect.Response[v1.UndrainAgentResponse], error) {
+	return c.undrainAgent.CallUnary(ctx, req)
+}
+
 // WorkPoolServiceHandler is an implementation of the ferry.v1.WorkPoolService service.
 type WorkPoolServiceHandler interface {
 	// ApplyWorkPool creates a work pool or updates it to match the request.
@@ -196,6 +234,14 @@ type WorkPoolServiceHandler interface {
 	ListWorkQueues(context.Context, *connect.Request[v1.ListWorkQueuesRequest]) (*connect.Response[v1.ListWorkQueuesResponse], error)
 	// ListAgents returns the agents registered to a pool.
 	ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error)
+	// DrainAgent asks an agent to drain: it is offered no new runs while the
+	// runs it holds go on to their end. The request lasts, across the agent's
+	// heartbeats and reconnects, until UndrainAgent lifts it.
+	DrainAgent(context.Context, *connect.Request[v1.DrainAgentRequest]) (*connect.Response[v1.DrainAgentResponse], error)
+	// UndrainAgent lifts an operator's drain request, so the agent is offered
+	// runs again; an agent that drains by itself (shutting down) stays
+	// draining.
+	UndrainAgent(context.Context, *connect.Request[v1.UndrainAgentRequest]) (*connect.Response[v1.UndrainAgentResponse], error)
 }
 
 // NewWorkPoolServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -251,6 +297,18 @@ func NewWorkPoolServiceHandler(svc WorkPoolServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	workPoolServiceDrainAgentHandler := connect.NewUnaryHandler(
+		WorkPoolServiceDrainAgentProcedure,
+		svc.DrainAgent,
+		connect.WithSchema(workPoolServiceMethods.ByName("DrainAgent")),
+		connect.WithHandlerOptions(opts...),
+	)
+	workPoolServiceUndrainAgentHandler := connect.NewUnaryHandler(
+		WorkPoolServiceUndrainAgentProcedure,
+		svc.UndrainAgent,
+		connect.WithSchema(workPoolServiceMethods.ByName("UndrainAgent")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/ferry.v1.WorkPoolService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WorkPoolServiceApplyWorkPoolProcedure:
@@ -267,6 +325,10 @@ func NewWorkPoolServiceHandler(svc WorkPoolServiceHandler, opts ...connect.Handl
 			workPoolServiceListWorkQueuesHandler.ServeHTTP(w, r)
 		case WorkPoolServiceListAgentsProcedure:
 			workPoolServiceListAgentsHandler.ServeHTTP(w, r)
+		case WorkPoolServiceDrainAgentProcedure:
+			workPoolServiceDrainAgentHandler.ServeHTTP(w, r)
+		case WorkPoolServiceUndrainAgentProcedure:
+			workPoolServiceUndrainAgentHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -302,4 +364,12 @@ func (UnimplementedWorkPoolServiceHandler) ListWorkQueues(context.Context, *conn
 
 func (UnimplementedWorkPoolServiceHandler) ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.WorkPoolService.ListAgents is not implemented"))
+}
+
+func (UnimplementedWorkPoolServiceHandler) DrainAgent(context.Context, *connect.Request[v1.DrainAgentRequest]) (*connect.Response[v1.DrainAgentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.WorkPoolService.DrainAgent is not implemented"))
+}
+
+func (UnimplementedWorkPoolServiceHandler) UndrainAgent(context.Context, *connect.Request[v1.UndrainAgentRequest]) (*connect.Response[v1.UndrainAgentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("ferry.v1.WorkPoolService.UndrainAgent is not implemented"))
 }

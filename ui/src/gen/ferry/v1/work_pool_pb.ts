@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ferry/v1/work_pool.proto.
  */
 export const file_ferry_v1_work_pool: GenFile = /*@__PURE__*/
-  fileDesc("ChhmZXJyeS92MS93b3JrX3Bvb2wucHJvdG8SCGZlcnJ5LnYxIvsBCghXb3JrUG9vbBIMCgRuYW1lGAEgASgJEiQKBHR5cGUYAiABKA4yFi5mZXJyeS52MS5Xb3JrUG9vbFR5cGUSEwoLZGVzY3JpcHRpb24YAyABKAkSDgoGcGF1c2VkGAQgASgIEhkKEWNvbmN1cnJlbmN5X2xpbWl0GAUgASgFEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYmFzZV9qb2JfdGVtcGxhdGUYCCABKAkixgEKCVdvcmtRdWV1ZRIMCgRwb29sGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIcHJpb3JpdHkYAyABKAUSDgoGcGF1c2VkGAQgASgIEhkKEWNvbmN1cnJlbmN5X2xpbWl0GAUgASgFEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi9AEKBUFnZW50EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEcG9vbBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEhAKCGNhcGFjaXR5GAUgASgFEg4KBm9ubGluZRgGIAEoCBIQCghkcmFpbmluZxgHIAEoCBIwCgxjb25uZWN0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfaGVhcnRiZWF0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2FjdGl2ZV9ydW5zGAogASgFItYBChRBcHBseVdvcmtQb29sUmVxdWVzdBIWCgRuYW1lGAEgASgJQgiquxgECAEYARIsCgR0eXBlGAIgASgOMhYuZmVycnkudjEuV29ya1Bvb2xUeXBlQgaquxgCCAESHAoLZGVzY3JpcHRpb24YAyABKAlCB6q7GAMQgAgSDgoGcGF1c2VkGAQgASgIEiUKEWNvbmN1cnJlbmN5X2xpbWl0GAUgASgFQgqquxgGKAAwwIQ9EiMKEWJhc2Vfam9iX3RlbXBsYXRlGAYgASgJQgiquxgEEICABCJPChVBcHBseVdvcmtQb29sUmVzcG9uc2USJQoJd29ya19wb29sGAEgASgLMhIuZmVycnkudjEuV29ya1Bvb2wSDwoHY3JlYXRlZBgCIAEoCCIsChJHZXRXb3JrUG9vbFJlcXVlc3QSFgoEbmFtZRgBIAEoCUIIqrsYBAgBGAEiPAoTR2V0V29ya1Bvb2xSZXNwb25zZRIlCgl3b3JrX3Bvb2wYASABKAsyEi5mZXJyeS52MS5Xb3JrUG9vbCIWChRMaXN0V29ya1Bvb2xzUmVxdWVzdCI/ChVMaXN0V29ya1Bvb2xzUmVzcG9uc2USJgoKd29ya19wb29scxgBIAMoCzISLmZlcnJ5LnYxLldvcmtQb29sIi8KFURlbGV0ZVdvcmtQb29sUmVxdWVzdBIWCgRuYW1lGAEgASgJQgiquxgECAEYASIYChZEZWxldGVXb3JrUG9vbFJlc3BvbnNlIqQBChVBcHBseVdvcmtRdWV1ZVJlcXVlc3QSFgoEcG9vbBgBIAEoCUIIqrsYBAgBGAESFgoEbmFtZRgCIAEoCUIIqrsYBAgBGAESJAoIcHJpb3JpdHkYAyABKAVCEqq7GA4omPj/////////ATDoBxIOCgZwYXVzZWQYBCABKAgSJQoRY29uY3VycmVuY3lfbGltaXQYBSABKAVCCqq7GAYoADDAhD0iUgoWQXBwbHlXb3JrUXVldWVSZXNwb25zZRInCgp3b3JrX3F1ZXVlGAEgASgLMhMuZmVycnkudjEuV29ya1F1ZXVlEg8KB2NyZWF0ZWQYAiABKAgiLwoVTGlzdFdvcmtRdWV1ZXNSZXF1ZXN0EhYKBHBvb2wYASABKAlCCKq7GAQIARgBIkIKFkxpc3RXb3JrUXVldWVzUmVzcG9uc2USKAoLd29ya19xdWV1ZXMYASADKAsyEy5mZXJyeS52MS5Xb3JrUXVldWUiKwoRTGlzdEFnZW50c1JlcXVlc3QSFgoEcG9vbBgBIAEoCUIIqrsYBAgBGAEiNQoSTGlzdEFnZW50c1Jlc3BvbnNlEh8KBmFnZW50cxgBIAMoCzIPLmZlcnJ5LnYxLkFnZW50Kn0KDFdvcmtQb29sVHlwZRIeChpXT1JLX1BPT0xfVFlQRV9VTlNQRUNJRklFRBAAEhoKFldPUktfUE9PTF9UWVBFX1BST0NFU1MQARIZChVXT1JLX1BPT0xfVFlQRV9ET0NLRVIQAhIWChJXT1JLX1BPT0xfVFlQRV9FQ1MQAzLdBAoPV29ya1Bvb2xTZXJ2aWNlElAKDUFwcGx5V29ya1Bvb2wSHi5mZXJyeS52MS5BcHBseVdvcmtQb29sUmVxdWVzdBofLmZlcnJ5LnYxLkFwcGx5V29ya1Bvb2xSZXNwb25zZRJPCgtHZXRXb3JrUG9vbBIcLmZlcnJ5LnYxLkdldFdvcmtQb29sUmVxdWVzdBodLmZlcnJ5LnYxLkdldFdvcmtQb29sUmVzcG9uc2UiA5ACARJVCg1MaXN0V29ya1Bvb2xzEh4uZmVycnkudjEuTGlzdFdvcmtQb29sc1JlcXVlc3QaHy5mZXJyeS52MS5MaXN0V29ya1Bvb2xzUmVzcG9uc2UiA5ACARJTCg5EZWxldGVXb3JrUG9vbBIfLmZlcnJ5LnYxLkRlbGV0ZVdvcmtQb29sUmVxdWVzdBogLmZlcnJ5LnYxLkRlbGV0ZVdvcmtQb29sUmVzcG9uc2USUwoOQXBwbHlXb3JrUXVldWUSHy5mZXJyeS52MS5BcHBseVdvcmtRdWV1ZVJlcXVlc3QaIC5mZXJyeS52MS5BcHBseVdvcmtRdWV1ZVJlc3BvbnNlElgKDkxpc3RXb3JrUXVldWVzEh8uZmVycnkudjEuTGlzdFdvcmtRdWV1ZXNSZXF1ZXN0GiAuZmVycnkudjEuTGlzdFdvcmtRdWV1ZXNSZXNwb25zZSIDkAIBEkwKCkxpc3RBZ2VudHMSGy5mZXJyeS52MS5MaXN0QWdlbnRzUmVxdWVzdBocLmZlcnJ5LnYxLkxpc3RBZ2VudHNSZXNwb25zZSIDkAIBQjVaM2dpdGh1Yi5jb20vZmVycnlocS9mZXJyeS9wcm90by9nZW4vZmVycnkvdjE7ZmVycnl2MWIGcHJvdG8z", [file_ferry_v1_options, file_google_protobuf_timestamp]);
+  fileDesc("ChhmZXJyeS92MS93b3JrX3Bvb2wucHJvdG8SCGZlcnJ5LnYxIvsBCghXb3JrUG9vbBIMCgRuYW1lGAEgASgJEiQKBHR5cGUYAiABKA4yFi5mZXJyeS52MS5Xb3JrUG9vbFR5cGUSEwoLZGVzY3JpcHRpb24YAyABKAkSDgoGcGF1c2VkGAQgASgIEhkKEWNvbmN1cnJlbmN5X2xpbWl0GAUgASgFEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYmFzZV9qb2JfdGVtcGxhdGUYCCABKAkixgEKCVdvcmtRdWV1ZRIMCgRwb29sGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIcHJpb3JpdHkYAyABKAUSDgoGcGF1c2VkGAQgASgIEhkKEWNvbmN1cnJlbmN5X2xpbWl0GAUgASgFEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi4QIKBUFnZW50EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEcG9vbBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEhAKCGNhcGFjaXR5GAUgASgFEg4KBm9ubGluZRgGIAEoCBIQCghkcmFpbmluZxgHIAEoCBIwCgxjb25uZWN0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfaGVhcnRiZWF0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2FjdGl2ZV9ydW5zGAogASgFEhcKD2RyYWluX3JlcXVlc3RlZBgLIAEoCBIaChJkcmFpbl9yZXF1ZXN0ZWRfYnkYDCABKAkSNgoSZHJhaW5fcmVxdWVzdF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLWAQoUQXBwbHlXb3JrUG9vbFJlcXVlc3QSFgoEbmFtZRgBIAEoCUIIqrsYBAgBGAESLAoEdHlwZRgCIAEoDjIWLmZlcnJ5LnYxLldvcmtQb29sVHlwZUIGqrsYAggBEhwKC2Rlc2NyaXB0aW9uGAMgASgJQgequxgDEIAIEg4KBnBhdXNlZBgEIAEoCBIlChFjb25jdXJyZW5jeV9saW1pdBgFIAEoBUIKqrsYBigAMMCEPRIjChFiYXNlX2pvYl90ZW1wbGF0ZRgGIAEoCUIIqrsYBBCAgAQiTwoVQXBwbHlXb3JrUG9vbFJlc3BvbnNlEiUKCXdvcmtfcG9vbBgBIAEoCzISLmZlcnJ5LnYxLldvcmtQb29sEg8KB2NyZWF0ZWQYAiABKAgiLAoSR2V0V29ya1Bvb2xSZXF1ZXN0EhYKBG5hbWUYASABKAlCCKq7GAQIARgBIjwKE0dldFdvcmtQb29sUmVzcG9uc2USJQoJd29ya19wb29sGAEgASgLMhIuZmVycnkudjEuV29ya1Bvb2wiFgoUTGlzdFdvcmtQb29sc1JlcXVlc3QiPwoVTGlzdFdvcmtQb29sc1Jlc3BvbnNlEiYKCndvcmtfcG9vbHMYASADKAsyEi5mZXJyeS52MS5Xb3JrUG9vbCIvChVEZWxldGVXb3JrUG9vbFJlcXVlc3QSFgoEbmFtZRgBIAEoCUIIqrsYBAgBGAEiGAoWRGVsZXRlV29ya1Bvb2xSZXNwb25zZSKkAQoVQXBwbHlXb3JrUXVldWVSZXF1ZXN0EhYKBHBvb2wYASABKAlCCKq7GAQIARgBEhYKBG5hbWUYAiABKAlCCKq7GAQIARgBEiQKCHByaW9yaXR5GAMgASgFQhKquxgOKJj4/////////wEw6AcSDgoGcGF1c2VkGAQgASgIEiUKEWNvbmN1cnJlbmN5X2xpbWl0GAUgASgFQgqquxgGKAAwwIQ9IlIKFkFwcGx5V29ya1F1ZXVlUmVzcG9uc2USJwoKd29ya19xdWV1ZRgBIAEoCzITLmZlcnJ5LnYxLldvcmtRdWV1ZRIPCgdjcmVhdGVkGAIgASgIIi8KFUxpc3RXb3JrUXVldWVzUmVxdWVzdBIWCgRwb29sGAEgASgJQgiquxgECAEYASJCChZMaXN0V29ya1F1ZXVlc1Jlc3BvbnNlEigKC3dvcmtfcXVldWVzGAEgAygLMhMuZmVycnkudjEuV29ya1F1ZXVlIisKEUxpc3RBZ2VudHNSZXF1ZXN0EhYKBHBvb2wYASABKAlCCKq7GAQIARgBIjUKEkxpc3RBZ2VudHNSZXNwb25zZRIfCgZhZ2VudHMYASADKAsyDy5mZXJyeS52MS5BZ2VudCJDChFEcmFpbkFnZW50UmVxdWVzdBIWCgRwb29sGAEgASgJQgiquxgECAEYARIWCgRuYW1lGAIgASgJQgiquxgECAEYASJFChJEcmFpbkFnZW50UmVzcG9uc2USHgoFYWdlbnQYASABKAsyDy5mZXJyeS52MS5BZ2VudBIPCgdjaGFuZ2VkGAIgASgIIkUKE1VuZHJhaW5BZ2VudFJlcXVlc3QSFgoEcG9vbBgBIAEoCUIIqrsYBAgBGAESFgoEbmFtZRgCIAEoCUIIqrsYBAgBGAEiRwoUVW5kcmFpbkFnZW50UmVzcG9uc2USHgoFYWdlbnQYASABKAsyDy5mZXJyeS52MS5BZ2VudBIPCgdjaGFuZ2VkGAIgASgIKn0KDFdvcmtQb29sVHlwZRIeChpXT1JLX1BPT0xfVFlQRV9VTlNQRUNJRklFRBAAEhoKFldPUktfUE9PTF9UWVBFX1BST0NFU1MQARIZChVXT1JLX1BPT0xfVFlQRV9ET0NLRVIQAhIWChJXT1JLX1BPT0xfVFlQRV9FQ1MQAzL1BQoPV29ya1Bvb2xTZXJ2aWNlElAKDUFwcGx5V29ya1Bvb2wSHi5mZXJyeS52MS5BcHBseVdvcmtQb29sUmVxdWVzdBofLmZlcnJ5LnYxLkFwcGx5V29ya1Bvb2xSZXNwb25zZRJPCgtHZXRXb3JrUG9vbBIcLmZlcnJ5LnYxLkdldFdvcmtQb29sUmVxdWVzdBodLmZlcnJ5LnYxLkdldFdvcmtQb29sUmVzcG9uc2UiA5ACARJVCg1MaXN0V29ya1Bvb2xzEh4uZmVycnkudjEuTGlzdFdvcmtQb29sc1JlcXVlc3QaHy5mZXJyeS52MS5MaXN0V29ya1Bvb2xzUmVzcG9uc2UiA5ACARJTCg5EZWxldGVXb3JrUG9vbBIfLmZlcnJ5LnYxLkRlbGV0ZVdvcmtQb29sUmVxdWVzdBogLmZlcnJ5LnYxLkRlbGV0ZVdvcmtQb29sUmVzcG9uc2USUwoOQXBwbHlXb3JrUXVldWUSHy5mZXJyeS52MS5BcHBseVdvcmtRdWV1ZVJlcXVlc3QaIC5mZXJyeS52MS5BcHBseVdvcmtRdWV1ZVJlc3BvbnNlElgKDkxpc3RXb3JrUXVldWVzEh8uZmVycnkudjEuTGlzdFdvcmtRdWV1ZXNSZXF1ZXN0GiAuZmVycnkudjEuTGlzdFdvcmtRdWV1ZXNSZXNwb25zZSIDkAIBEkwKCkxpc3RBZ2VudHMSGy5mZXJyeS52MS5MaXN0QWdlbnRzUmVxdWVzdBocLmZlcnJ5LnYxLkxpc3RBZ2VudHNSZXNwb25zZSIDkAIBEkcKCkRyYWluQWdlbnQSGy5mZXJyeS52MS5EcmFpbkFnZW50UmVxdWVzdBocLmZlcnJ5LnYxLkRyYWluQWdlbnRSZXNwb25zZRJNCgxVbmRyYWluQWdlbnQSHS5mZXJyeS52MS5VbmRyYWluQWdlbnRSZXF1ZXN0Gh4uZmVycnkudjEuVW5kcmFpbkFnZW50UmVzcG9uc2VCNVozZ2l0aHViLmNvbS9mZXJyeWhxL2ZlcnJ5L3Byb3RvL2dlbi9mZXJyeS92MTtmZXJyeXYxYgZwcm90bzM", [file_ferry_v1_options, file_google_protobuf_timestamp]);
 
 /**
  * WorkPool is a set of agents of one type that runs deployments.
@@ -161,6 +161,9 @@ export type Agent = Message<"ferry.v1.Agent"> & {
   online: boolean;
 
   /**
+   * draining reports whether the agent itself said it is draining, as it
+   * does while it shuts down.
+   *
    * @generated from field: bool draining = 7;
    */
   draining: boolean;
@@ -181,6 +184,31 @@ export type Agent = Message<"ferry.v1.Agent"> & {
    * @generated from field: int32 active_runs = 10;
    */
   activeRuns: number;
+
+  /**
+   * drain_requested reports whether an operator asked the agent to drain
+   * (DrainAgent). The agent is offered no new runs while draining or
+   * drain_requested is true.
+   *
+   * @generated from field: bool drain_requested = 11;
+   */
+  drainRequested: boolean;
+
+  /**
+   * drain_requested_by names who asked for the drain, as the audit trail
+   * does ("user:ada@example.com"); "" when no drain is requested.
+   *
+   * @generated from field: string drain_requested_by = 12;
+   */
+  drainRequestedBy: string;
+
+  /**
+   * drain_request_time is when the drain was asked for; unset when no drain
+   * is requested.
+   *
+   * @generated from field: google.protobuf.Timestamp drain_request_time = 13;
+   */
+  drainRequestTime?: Timestamp | undefined;
 };
 
 /**
@@ -482,6 +510,106 @@ export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PUR
   messageDesc(file_ferry_v1_work_pool, 16);
 
 /**
+ * @generated from message ferry.v1.DrainAgentRequest
+ */
+export type DrainAgentRequest = Message<"ferry.v1.DrainAgentRequest"> & {
+  /**
+   * pool is the work pool the agent is registered to.
+   *
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * name is the agent's name within the pool.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message ferry.v1.DrainAgentRequest.
+ * Use `create(DrainAgentRequestSchema)` to create a new message.
+ */
+export const DrainAgentRequestSchema: GenMessage<DrainAgentRequest> = /*@__PURE__*/
+  messageDesc(file_ferry_v1_work_pool, 17);
+
+/**
+ * @generated from message ferry.v1.DrainAgentResponse
+ */
+export type DrainAgentResponse = Message<"ferry.v1.DrainAgentResponse"> & {
+  /**
+   * @generated from field: ferry.v1.Agent agent = 1;
+   */
+  agent?: Agent | undefined;
+
+  /**
+   * changed reports whether the drain was not requested before.
+   *
+   * @generated from field: bool changed = 2;
+   */
+  changed: boolean;
+};
+
+/**
+ * Describes the message ferry.v1.DrainAgentResponse.
+ * Use `create(DrainAgentResponseSchema)` to create a new message.
+ */
+export const DrainAgentResponseSchema: GenMessage<DrainAgentResponse> = /*@__PURE__*/
+  messageDesc(file_ferry_v1_work_pool, 18);
+
+/**
+ * @generated from message ferry.v1.UndrainAgentRequest
+ */
+export type UndrainAgentRequest = Message<"ferry.v1.UndrainAgentRequest"> & {
+  /**
+   * pool is the work pool the agent is registered to.
+   *
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * name is the agent's name within the pool.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message ferry.v1.UndrainAgentRequest.
+ * Use `create(UndrainAgentRequestSchema)` to create a new message.
+ */
+export const UndrainAgentRequestSchema: GenMessage<UndrainAgentRequest> = /*@__PURE__*/
+  messageDesc(file_ferry_v1_work_pool, 19);
+
+/**
+ * @generated from message ferry.v1.UndrainAgentResponse
+ */
+export type UndrainAgentResponse = Message<"ferry.v1.UndrainAgentResponse"> & {
+  /**
+   * @generated from field: ferry.v1.Agent agent = 1;
+   */
+  agent?: Agent | undefined;
+
+  /**
+   * changed reports whether a drain was requested before.
+   *
+   * @generated from field: bool changed = 2;
+   */
+  changed: boolean;
+};
+
+/**
+ * Describes the message ferry.v1.UndrainAgentResponse.
+ * Use `create(UndrainAgentResponseSchema)` to create a new message.
+ */
+export const UndrainAgentResponseSchema: GenMessage<UndrainAgentResponse> = /*@__PURE__*/
+  messageDesc(file_ferry_v1_work_pool, 20);
+
+/**
  * WorkPoolType says which launcher the pool's agents use.
  *
  * @generated from enum ferry.v1.WorkPoolType
@@ -595,6 +723,30 @@ export const WorkPoolService: GenService<{
     methodKind: "unary";
     input: typeof ListAgentsRequestSchema;
     output: typeof ListAgentsResponseSchema;
+  },
+  /**
+   * DrainAgent asks an agent to drain: it is offered no new runs while the
+   * runs it holds go on to their end. The request lasts, across the agent's
+   * heartbeats and reconnects, until UndrainAgent lifts it.
+   *
+   * @generated from rpc ferry.v1.WorkPoolService.DrainAgent
+   */
+  drainAgent: {
+    methodKind: "unary";
+    input: typeof DrainAgentRequestSchema;
+    output: typeof DrainAgentResponseSchema;
+  },
+  /**
+   * UndrainAgent lifts an operator's drain request, so the agent is offered
+   * runs again; an agent that drains by itself (shutting down) stays
+   * draining.
+   *
+   * @generated from rpc ferry.v1.WorkPoolService.UndrainAgent
+   */
+  undrainAgent: {
+    methodKind: "unary";
+    input: typeof UndrainAgentRequestSchema;
+    output: typeof UndrainAgentResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ferry_v1_work_pool, 0);
