@@ -11,7 +11,16 @@ export default defineConfig({
     emptyOutDir: false,
     target: "es2022",
     sourcemap: false,
-    chunkSizeWarningLimit: 400,
+    // The entry chunk is ~440 kB minified (~135 kB gzipped): react-dom
+    // ~180 kB, @bufbuild/protobuf ~100 kB (its JSON and binary codecs, and
+    // google/protobuf/descriptor.proto, which ferry/v1/options.proto extends
+    // and so every generated service file needs), @tanstack/query-core,
+    // react-router and Connect. The app's own code in it is the sign-in
+    // page, the layout and the API helpers (~25 kB); pages are lazy chunks and
+    // only identity_pb (WhoAmI) is generated code in it. None of it can be
+    // deferred without a restructure, so the warning sits above that; the
+    // budget that matters is `npm run size` (initial JS < 250 kB gzipped).
+    chunkSizeWarningLimit: 500,
   },
   server: {
     // `npm run dev` proxies API calls to a local `ferry server`.

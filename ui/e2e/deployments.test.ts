@@ -69,10 +69,11 @@ describe("deployments", () => {
     await expect.poll(() => counter.count()).toBe(1);
     expect(await counter.textContent()).toContain("e2e");
     await page.getByRole("link", { name: "sleeper", exact: true }).waitFor();
-    // Cells after the name: pool, queue, version, tags, schedules, updated.
+    // Cells after the name: pool, queue, version, tags, schedules, updated, dispatch.
     const formsRow = page.getByRole("row").filter({ has: page.getByRole("link", { name: forms, exact: true }) });
     await expect.poll(() => formsRow.getByRole("cell").nth(4).textContent()).toBe("1");
     expect(await formsRow.getByRole("cell").nth(2).textContent()).toBe("2");
+    expect(await counter.getByRole("cell").nth(6).textContent()).toBe("Active");
     await screenshot(page, "deployments");
   });
 
@@ -202,16 +203,33 @@ describe("deployments", () => {
     await expect.poll(() => card.locator(".badge").first().textContent()).toBe("Paused");
   });
 
-  it("pauses and resumes dispatch of a deployment, saying what changed", async () => {
+  it("pauses and resumes dispatch of a deployment, showing whether it is paused", async () => {
+    const deployments = adminClient(DeploymentService);
+    const paused = async () => (await deployments.getDeployment({ name: forms })).deployment?.paused;
+    expect(await paused()).toBe(false);
     const page = await openPage();
     await page.goto(`/deployments/${forms}`);
     const say = (text: string) => page.getByRole("status").filter({ hasText: text }).waitFor();
+    // Only the button that changes something is offered.
+    await page.getByRole("button", { name: "Pause deployment" }).waitFor();
+    expect(await page.getByRole("button", { name: "Resume deployment" }).count()).toBe(0);
     await page.getByRole("button", { name: "Pause deployment" }).click();
     await say(`Paused ${forms}: its runs stay scheduled until you resume it.`);
-    await page.getByRole("button", { name: "Pause deployment" }).click();
-    await say(`${forms} was already paused.`);
+    await page.getByRole("button", { name: "Resume deployment" }).waitFor();
+    expect(await page.getByRole("button", { name: "Pause deployment" }).count()).toBe(0);
+    expect(await paused()).toBe(true);
+
+    // The list shows it paused too.
+    await page.goto("/deployments");
+    const row = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: forms }) });
+    await expect.poll(() => row.getByRole("cell").nth(6).textContent()).toBe("Paused");
+
+    await page.goto(`/deployments/${forms}`);
     await page.getByRole("button", { name: "Resume deployment" }).click();
     await say(`Resumed ${forms}: its runs are offered to agents again.`);
+    await page.getByRole("button", { name: "Pause deployment" }).waitFor();
+    expect(await page.getByRole("button", { name: "Resume deployment" }).count()).toBe(0);
+    expect(await paused()).toBe(false);
   });
 
   it("works in a narrow window", async () => {

@@ -4,6 +4,7 @@ import { BrowserRouter } from "react-router";
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { TransportProvider } from "./api/clients";
 import { isUnauthenticated } from "./api/errors";
+import { withMonitor } from "./api/monitor";
 import { SessionProvider, whoAmIKey } from "./api/session";
 import { newTransport } from "./api/transport";
 import { App } from "./app/App";
@@ -28,9 +29,12 @@ const queryClient = new QueryClient({
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <TransportProvider transport={newTransport()}>
+    <TransportProvider transport={withMonitor(newTransport())}>
       <QueryClientProvider client={queryClient}>
-        <BrowserRouter>
+        {/* Without transitions, a click on a page whose code is still loading
+            shows that page's loading state at once, instead of keeping the
+            old page (and its highlighted menu item) until the code arrives. */}
+        <BrowserRouter useTransitions={false}>
           <SessionProvider>
             <App />
           </SessionProvider>

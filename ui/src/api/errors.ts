@@ -41,6 +41,24 @@ export function describeError(err: unknown): Problem {
   };
 }
 
+// Codes after which the same call may well succeed: the server was
+// unreachable, slow, busy or failed on its side. Other codes (a refused
+// value, a missing object, a role) answer the same until something changes.
+const retryableCodes = new Set<Code>([
+  Code.Unavailable,
+  Code.DeadlineExceeded,
+  Code.ResourceExhausted,
+  Code.Aborted,
+  Code.Internal,
+  Code.Unknown,
+]);
+
+/** Reports whether trying the same call again can help after an error with
+ * code (undefined counts as Unknown). */
+export function isRetryable(code: Code | undefined): boolean {
+  return retryableCodes.has(code ?? Code.Unknown);
+}
+
 /** Reports whether err means the caller's credential is missing or no longer valid. */
 export function isUnauthenticated(err: unknown): boolean {
   return err instanceof ConnectError && err.code === Code.Unauthenticated;

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useClient } from "../api/clients";
 import { useSession } from "../api/session";
@@ -11,6 +11,7 @@ import { ConfirmButton } from "./admin/Confirm";
 import { Field } from "./admin/Field";
 import { expiryTtl, keyStatus, maxExpiryDays } from "./admin/apiKeys";
 import { grantableRoles, nameProblem } from "./admin/roles";
+import { useSingleMutation } from "../lib/action";
 
 const keysKey = ["apikeys"] as const;
 
@@ -29,7 +30,7 @@ export default function ApiKeys() {
   const [created, setCreated] = useState<NewKey | null>(null);
   const [notice, setNotice] = useState("");
   const list = useQuery({ queryKey: keysKey, queryFn: ({ signal }) => client.listAPIKeys({}, { signal }) });
-  const revoke = useMutation({
+  const revoke = useSingleMutation({
     mutationFn: (k: APIKey) => client.revokeAPIKey({ id: k.id }),
     onSuccess: (_, k) => setNotice(`Key ${k.name} (${k.prefix}) is revoked; the server refuses it from its next call.`),
     onSettled: () => qc.invalidateQueries({ queryKey: keysKey }),
@@ -146,7 +147,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (k: NewKey) => void }) {
   const [days, setDays] = useState("");
   const [serviceAccount, setServiceAccount] = useState("");
   const [problems, setProblems] = useState<{ name?: string; days?: string; serviceAccount?: string }>({});
-  const create = useMutation({
+  const create = useSingleMutation({
     mutationFn: async (req: { name: string; role: string; days: string; serviceAccount: string }) => {
       const res = await client.createAPIKey({ name: req.name, role: req.role, ttl: expiryTtl(req.days).ttl, serviceAccount: req.serviceAccount });
       if (res.key === undefined) throw new Error("the server answered without the key's description");

@@ -18,6 +18,7 @@ import {
   type AuditFilters,
   type DecisionName,
 } from "./admin/audit";
+import { Untrusted } from "../components/Untrusted";
 
 const pageSize = 50;
 
@@ -126,7 +127,7 @@ function AuditRow({ event: e, link }: { event: AuditEvent; link: (change: Partia
       <td data-label="Resource">
         {e.resource ? (
           <Link to={link({ resource: e.resource })} className="mono" title="Show only calls on this resource">
-            {e.resource}
+            <Untrusted text={e.resource} />
           </Link>
         ) : (
           "—"
@@ -135,7 +136,9 @@ function AuditRow({ event: e, link }: { event: AuditEvent; link: (change: Partia
       <td data-label="Decision">
         <span className={`badge ${d.className}`}>{d.label}</span>
       </td>
-      <td data-label="Reason" className="audit-reason">{e.reason || "—"}</td>
+      <td data-label="Reason" className="audit-reason">
+        {e.reason ? <Untrusted text={e.reason} /> : "—"}
+      </td>
       <td data-label="Result" className="mono">{e.code}</td>
       <td data-label="Request id" className="mono">{e.requestId}</td>
       <td data-label="Source" className="mono">{e.sourceAddr}</td>

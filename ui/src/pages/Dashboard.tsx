@@ -5,6 +5,8 @@ import { durationFromMs, timestampDate } from "@bufbuild/protobuf/wkt";
 import { useClient } from "../api/clients";
 import { EmptyState, ErrorNotice, Loading } from "../components/Notice";
 import { PageHeader } from "../components/PageHeader";
+import { RunLink } from "../components/RunLink";
+import { Untrusted } from "../components/Untrusted";
 import { StateBadge } from "../components/StateBadge";
 import { RunService, RunState } from "../gen/ferry/v1/run_pb";
 import { formatRelative, formatTime, toDate } from "../lib/time";
@@ -185,15 +187,13 @@ export default function Dashboard() {
                 {recentFailures.map((r) => (
                   <tr key={r.id}>
                     <td>
-                      <Link to={`/runs/${r.id}`}>
-                        {r.deployment} <span className="mono">{r.id.slice(0, 8)}</span>
-                      </Link>
+                      <RunLink id={r.id} label={r.deployment} />
                     </td>
                     <td>
                       <StateBadge state={r.state} detail={r.stateName} />
                     </td>
                     <td title={formatTime(r.endTime)}>{formatRelative(r.endTime, now)}</td>
-                    <td>{r.stateMessage || (r.exitCode !== undefined ? `exit code ${r.exitCode}` : "—")}</td>
+                    <td>{r.stateMessage ? <Untrusted text={r.stateMessage} /> : r.exitCode !== undefined ? `exit code ${r.exitCode}` : "—"}</td>
                   </tr>
                 ))}
               </tbody>

@@ -1,5 +1,5 @@
 import { useParams } from "react-router";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useClient } from "../api/clients";
 import { hasRole, useSession } from "../api/session";
 import { CollisionStrategy, DeploymentService, RetryCondition, type Deployment } from "../gen/ferry/v1/deployment_pb";
@@ -14,6 +14,7 @@ import { RunForm } from "./deployments/RunForm";
 import { Schedules } from "./deployments/Schedules";
 import { Tags } from "./deployments/Tags";
 import { Versions } from "./deployments/Versions";
+import { useSingleMutation } from "../lib/action";
 
 /** One deployment: its spec, the "run now" form, versions with a diff,
  * schedules and recent runs. */
@@ -44,9 +45,18 @@ function Detail({ deployment: d }: { deployment: Deployment }) {
   const spec = d.spec;
   return (
     <>
-      <PageHeader title={`Deployment ${d.name}`}>{canOperate && <PauseButtons name={d.name} />}</PageHeader>
+      <PageHeader title={`Deployment ${d.name}`}>{canOperate && <PauseButton name={d.name} paused={d.paused} />}</PageHeader>
       {spec?.description && <p>{spec.description}</p>}
       <dl className="props">
+        <dt>Dispatch</dt>
+        <dd>
+          {d.paused ? (
+            <span className="badge state-cancelled">Paused</span>
+          ) : (
+            <span className="badge state-completed">Active</span>
+          )}{" "}
+          {d.paused && <span className="hint">its runs stay scheduled until it is resumed</span>}
+        </dd>
         <dt>Pool</dt>
         <dd>{spec?.pool}</dd>
         <dt>Queue</dt>
@@ -147,12 +157,12 @@ function concurrencyText(d: Deployment): string {
   return `at most ${limit} active; when full, ${collisionNames[d.spec!.collisionStrategy]}`;
 }
 
-/** Pauses and resumes dispatch of the deployment's runs. The API reports no
- * paused state to read, so the buttons say what the call changed. */
-function PauseButtons({ name }: { name: string }) {
+/** Pauses dispatch of the deployment's runs, or resumes it when paused,
+ * and says what the call changed. */
+function PauseButton({ name, paused }: { name: string; paused: boolean }) {
   const pause = useClient(PauseService);
   const qc = useQueryClient();
-  const m = useMutation({
+  const m = useSingleMutation({
     mutationFn: async (action: "pause" | "resume") => {
       const target = { deployment: name };
       if (action === "pause") {
@@ -162,18 +172,18 @@ function PauseButtons({ name }: { name: string }) {
       const res = await pause.resume({ target });
       return res.changed ? `Resumed ${name}: its runs are offered to agents again.` : `${name} was not paused.`;
     },
-    onSuccess: () => void qc.invalidateQueries({ queryKey: ["runs"] }),
+    onSettled: () => {
+      void qc.invalidateQueries({ queryKey: ["deployments"] });
+      void qc.invalidateQueries({ queryKey: ["runs"] });
+    },
   });
   return (
     <div className="pause-actions">
-      <button type="button" onClick={() => m.mutate("pause")} disabled={m.isPending}>
-        Pause deployment
-      </button>
-      <button type="button" onClick={() => m.mutate("resume")} disabled={m.isPending}>
-        Resume deployment
+      <button type="button" onClick={() => m.mutate(paused ? "resume" : "pause")} disabled={m.isPending}>
+        {paused ? "Resume deployment" : "Pause deployment"}
       </button>
       {m.isSuccess && <InfoNotice>{m.data}</InfoNotice>}
-      {m.isError && <ErrorNotice error={m.error} what="Cannot change the pause" />}
+      {m.isError && <ErrorNotice error={m.error} what={`Cannot ${paused ? "resume" : "pause"} deployment ${name}`} />}
     </div>
   );
 }

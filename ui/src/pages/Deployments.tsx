@@ -66,6 +66,7 @@ export default function Deployments() {
                 <th scope="col">Tags</th>
                 <th scope="col" className="num">Schedules</th>
                 <th scope="col">Updated</th>
+                <th scope="col">Dispatch</th>
               </tr>
             </thead>
             <tbody>
@@ -82,6 +83,13 @@ export default function Deployments() {
                   </td>
                   <td className="num">{scheduleCount(d.name)}</td>
                   <td title={formatTime(d.updateTime)}>{formatRelative(d.updateTime)}</td>
+                  <td>
+                    {d.paused ? (
+                      <span className="badge state-cancelled">Paused</span>
+                    ) : (
+                      <span className="badge state-completed">Active</span>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -9,7 +9,7 @@ import { refreshMs, usePools } from "./pools/queries";
 import { useNow } from "./pools/useNow";
 
 /** The work pools page: each pool with its queues and agents, pause and
- * resume, and the workspace's concurrency limits. */
+ * resume, drain and undrain, and the workspace's concurrency limits. */
 export default function Pools() {
   const pools = usePools();
   const now = useNow(5_000);
@@ -22,10 +22,15 @@ export default function Pools() {
         <summary>What online, stale and offline mean, and how to drain an agent</summary>
         <p>{healthHint}</p>
         <p>
-          Draining is done on the agent, not from here: the API offers no drain call. Stop <code>ferry-agent</code> with SIGTERM
-          (for example <code>systemctl stop</code>, <code>docker stop</code>, or scaling its ECS service down). It then takes no
-          new runs, shows as Draining, lets the runs it holds finish within its <code>--shutdown-grace</code>, and reports the
-          rest Crashed so a retry policy can run them again.
+          To drain an agent, use its Drain button (operators and above) or <code>ferry agent drain NAME --pool POOL</code>: it
+          is offered no new runs, even after it reconnects, while the runs it holds carry on. It shows as Draining (requested by
+          an operator) until someone undrains it.
+        </p>
+        <p>
+          An agent also drains by itself when <code>ferry-agent</code> is stopped with SIGTERM (for example{" "}
+          <code>systemctl stop</code>, <code>docker stop</code>, or scaling its ECS service down). It then shows as Draining
+          (agent shutting down), lets the runs it holds finish within its <code>--shutdown-grace</code>, and reports the rest
+          Crashed so a retry policy can run them again.
         </p>
       </details>
 

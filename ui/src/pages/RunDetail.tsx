@@ -7,7 +7,9 @@ import { RunService, RunState, type Run, type RunStateChange } from "../gen/ferr
 import { ErrorNotice, Loading } from "../components/Notice";
 import { PageHeader } from "../components/PageHeader";
 import { StateBadge } from "../components/StateBadge";
+import { Untrusted } from "../components/Untrusted";
 import { isFinal } from "../components/runState";
+import { showUntrusted } from "../lib/bidi";
 import { prettyJson } from "../lib/json";
 import { formatDuration, formatRelative, formatTime } from "../lib/time";
 import { Explain } from "./runs/Explain";
@@ -131,7 +133,8 @@ function RunBody({ run, onChanged }: { run: Run; onChanged: (r: Run) => void }) 
   });
   const waiting = run.state === RunState.SCHEDULED || run.state === RunState.PENDING;
   const duration = runDurationMs(run, now);
-  const params = prettyJson(run.parameters);
+  // Parameters are anyone's input: bidirectional controls in them are shown as escapes.
+  const params = showUntrusted(prettyJson(run.parameters));
 
   return (
     <>
@@ -141,7 +144,9 @@ function RunBody({ run, onChanged }: { run: Run; onChanged: (r: Run) => void }) 
       <div className="run-summary" aria-live="polite">
         <StateBadge state={run.state} detail={run.stateName} />
         <span>
-          <Link to={`/deployments/${encodeURIComponent(run.deployment)}`}>{run.deployment}</Link>
+          <Link to={`/deployments/${encodeURIComponent(run.deployment)}`}>
+            <Untrusted text={run.deployment} />
+          </Link>
           {run.deploymentVersion > 0 && <span className="hint"> v{run.deploymentVersion}</span>}
         </span>
         <span>
@@ -149,7 +154,11 @@ function RunBody({ run, onChanged }: { run: Run; onChanged: (r: Run) => void }) 
         </span>
         {duration !== undefined && <span>{final ? "Ran" : "Running"} for {formatDuration(duration)}</span>}
       </div>
-      {run.stateMessage !== "" && <p className="run-message">{run.stateMessage}</p>}
+      {run.stateMessage !== "" && (
+        <p className="run-message">
+          <Untrusted text={run.stateMessage} />
+        </p>
+      )}
 
       {waiting && <Explain id={run.id} version={version} />}
 
@@ -161,11 +170,13 @@ function RunBody({ run, onChanged }: { run: Run; onChanged: (r: Run) => void }) 
             <dd className="mono">{run.id}</dd>
             <dt>Pool / queue</dt>
             <dd>
-              {run.pool || "—"} / {run.queue || "—"}
+              {run.pool ? <Untrusted text={run.pool} /> : "—"} / {run.queue ? <Untrusted text={run.queue} /> : "—"}
             </dd>
             <dt>Created</dt>
             <dd>
-              {formatTime(run.createTime)} {run.createdBy !== "" && <span className="hint">by {run.createdBy}</span>}
+              {formatTime(run.createTime)} {run.createdBy !== "" && <span className="hint">
+                  by <Untrusted text={run.createdBy} />
+                </span>}
             </dd>
             <dt>Expected start</dt>
             <dd>{run.expectedStartTime ? `${formatTime(run.expectedStartTime)} (${formatRelative(run.expectedStartTime, now)})` : "—"}</dd>
@@ -183,7 +194,9 @@ function RunBody({ run, onChanged }: { run: Run; onChanged: (r: Run) => void }) 
                 <ul className="tag-list">
                   {run.tags.map((t) => (
                     <li key={t} className="tag">
-                      <Link to={`/runs?tag=${encodeURIComponent(t)}`}>{t}</Link>
+                      <Link to={`/runs?tag=${encodeURIComponent(t)}`}>
+                        <Untrusted text={t} />
+                      </Link>
                     </li>
                   ))}
                 </ul>
@@ -194,13 +207,15 @@ function RunBody({ run, onChanged }: { run: Run; onChanged: (r: Run) => void }) 
               <AgentId run={run} history={changes.data?.changes} />
             </dd>
             <dt>Infrastructure id</dt>
-            <dd className="mono">{run.infrastructureId || "—"}</dd>
+            <dd className="mono">{run.infrastructureId ? <Untrusted text={run.infrastructureId} /> : "—"}</dd>
             <dt>Exit code</dt>
             <dd>{run.exitCode ?? "—"}</dd>
             {run.idempotencyKey !== "" && (
               <>
                 <dt>Idempotency key</dt>
-                <dd className="mono">{run.idempotencyKey}</dd>
+                <dd className="mono">
+                  <Untrusted text={run.idempotencyKey} />
+                </dd>
               </>
             )}
           </dl>

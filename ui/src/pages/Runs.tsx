@@ -6,7 +6,8 @@ import { RunService } from "../gen/ferry/v1/run_pb";
 import { EmptyState, ErrorNotice, Loading } from "../components/Notice";
 import { PageHeader } from "../components/PageHeader";
 import { FilterForm } from "./runs/FilterForm";
-import { formatFilters, hasFilters, listRequest, noFilters, parseFilters, type RunFilters } from "./runs/filters";
+import { showUntrusted } from "../lib/bidi";
+import { formatFilters, hasFilters, ignoredFilters, listRequest, noFilters, parseFilters, type RunFilters } from "./runs/filters";
 import { currentToken, firstPage, hasNewer, newer, older, pageNumber, type Pager } from "./runs/pager";
 import { RunsTable } from "./runs/RunsTable";
 
@@ -22,6 +23,7 @@ export default function Runs() {
   const client = useClient(RunService);
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => parseFilters(params), [params]);
+  const ignored = useMemo(() => ignoredFilters(params), [params]);
   const filterKey = formatFilters(filters);
 
   // The pager belongs to one set of filters: tokens are valid only with the
@@ -51,6 +53,12 @@ export default function Runs() {
     <>
       <PageHeader title="Runs" />
       <FilterForm key={filterKey} filters={filters} onApply={apply} />
+      {ignored.length > 0 && (
+        <div className="notice notice-warn" role="status">
+          <strong>Ignored in the address: {showUntrusted(ignored.join("; "))}.</strong>
+          <p>The list below is filtered without {ignored.length === 1 ? "it" : "them"}; applying the filters above rewrites the address.</p>
+        </div>
+      )}
       {q.isError && (
         <ErrorNotice
           error={q.error}

@@ -1,11 +1,12 @@
 import { useState, type FormEvent } from "react";
-import { useNavigate, useSearchParams } from "react-router";
+import { useLocation, useNavigate, useSearchParams } from "react-router";
+import type { SignInState } from "../app/App";
 import { AuthService } from "../gen/ferry/v1/identity_pb";
 import { useClient } from "../api/clients";
 import { storeApiKey } from "../api/credentials";
 import { isUnauthenticated } from "../api/errors";
 import { useSession } from "../api/session";
-import { ErrorNotice } from "../components/Notice";
+import { ErrorNotice, InfoNotice } from "../components/Notice";
 import { PageHeader } from "../components/PageHeader";
 
 /** safeNext keeps a post-sign-in redirect on this site. */
@@ -21,6 +22,7 @@ export default function SignIn() {
   const session = useSession();
   const navigate = useNavigate();
   const [params] = useSearchParams();
+  const ended = (useLocation().state as SignInState | null)?.sessionEnded === true;
   const [mode, setMode] = useState<"password" | "apikey">("password");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -54,6 +56,9 @@ export default function SignIn() {
   return (
     <main className="signin" id="main">
       <PageHeader title="Sign in to Ferry" />
+      {ended && error === null && (
+        <InfoNotice>Your session ended (it expired, or was revoked or signed out elsewhere); sign in again to continue.</InfoNotice>
+      )}
       <div className="tabs" role="tablist" aria-label="Sign-in method">
         <button type="button" role="tab" aria-selected={mode === "password"} onClick={() => setMode("password")}>
           Email and password

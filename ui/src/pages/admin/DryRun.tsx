@@ -1,5 +1,4 @@
 import { useState, type FormEvent } from "react";
-import { useMutation } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { PolicyKind, PolicyService, type DryRunPolicyRequest, type Policy } from "../../gen/ferry/v1/policy_pb";
 import { parseJson } from "../../lib/json";
@@ -8,6 +7,7 @@ import { PolicyError } from "./Problems";
 import type { PolicyDraft } from "./PolicyUpload";
 import { admissionInput, authzInput, policyKinds, type AdmissionForm, type AuthzForm } from "./policy";
 import { roles } from "./roles";
+import { useSingleMutation } from "../../lib/action";
 
 const subjectKinds = ["apikey", "session", "agent", "anonymous"];
 const poolTypes = ["process", "docker", "ecs"];
@@ -40,7 +40,7 @@ export function DryRun({ policies, draft }: { policies: Policy[]; draft: PolicyD
   const [candidate, setCandidate] = useState<Candidate>("");
   const [trace, setTrace] = useState(false);
   const [inputError, setInputError] = useState("");
-  const run = useMutation({ mutationFn: (req: Omit<DryRunPolicyRequest, "$typeName">) => client.dryRunPolicy(req) });
+  const run = useSingleMutation({ mutationFn: (req: Omit<DryRunPolicyRequest, "$typeName">) => client.dryRunPolicy(req) });
 
   const build = (): string => (kind === PolicyKind.AUTHZ ? authzInput(authz) : admissionInput(admission));
   const sameKind = policies.filter((p) => p.kind === kind);

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { Link } from "react-router";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { PolicyService, type PolicyKind } from "../../gen/ferry/v1/policy_pb";
 import { ErrorNotice, InfoNotice, Loading } from "../../components/Notice";
@@ -8,6 +8,7 @@ import { formatTime } from "../../lib/time";
 import { ConfirmButton } from "./Confirm";
 import { PolicyError } from "./Problems";
 import { kindLabel, kindSlug } from "./policy";
+import { useSingleMutation } from "../../lib/action";
 
 /** The query keys of the policies page, for invalidation after changes. */
 export const policiesKey = ["policies"] as const;
@@ -22,12 +23,12 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
     queryFn: ({ signal }) => client.getPolicy({ kind, name, sourceVersion: version }, { signal }),
   });
   const invalidate = () => qc.invalidateQueries({ queryKey: policiesKey });
-  const activate = useMutation({
+  const activate = useSingleMutation({
     mutationFn: (v: number) => client.activatePolicyVersion({ kind, name, version: v }),
     onSuccess: (_, v) => setDone(`Version ${v} of ${name} is now in effect.`),
     onSettled: invalidate,
   });
-  const deactivate = useMutation({
+  const deactivate = useSingleMutation({
     mutationFn: () => client.deactivatePolicy({ kind, name }),
     onSuccess: () => setDone(`${name} is no longer in effect; its versions are kept.`),
     onSettled: invalidate,
@@ -56,6 +57,7 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
             confirmLabel="Yes, deactivate"
             danger
             busy={deactivate.isPending}
+            disabled={activate.isPending}
             onConfirm={() => {
               setDone("");
               activate.reset();
@@ -102,6 +104,7 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
                         question={`Put version ${v.version} in effect${active > 0 ? ` instead of version ${active}` : ""}?`}
                         confirmLabel="Yes, activate"
                         busy={activate.isPending && activate.variables === v.version}
+                        disabled={activate.isPending || deactivate.isPending}
                         onConfirm={() => {
                           setDone("");
                           deactivate.reset();

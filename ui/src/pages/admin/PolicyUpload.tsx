@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { PolicyKind, PolicyService, type UploadPolicyResponse } from "../../gen/ferry/v1/policy_pb";
 import { InfoNotice } from "../../components/Notice";
@@ -8,6 +8,7 @@ import { Field } from "./Field";
 import { PolicyError } from "./Problems";
 import { nameProblem } from "./roles";
 import { policyKinds, policyTemplate } from "./policy";
+import { useSingleMutation } from "../../lib/action";
 
 /** What the upload form holds; the dry run may evaluate it unsaved. */
 export interface PolicyDraft {
@@ -35,7 +36,7 @@ export function PolicyUpload({
   const client = useClient(PolicyService);
   const qc = useQueryClient();
   const [nameError, setNameError] = useState("");
-  const upload = useMutation({
+  const upload = useSingleMutation({
     mutationFn: (d: PolicyDraft) => client.uploadPolicy(d),
     onSuccess: onUploaded,
     onSettled: () => qc.invalidateQueries({ queryKey: policiesKey }),

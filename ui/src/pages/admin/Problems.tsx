@@ -1,4 +1,5 @@
 import { describeError } from "../../api/errors";
+import { showUntrusted } from "../../lib/bidi";
 import { formatProblem, policyProblems } from "./policy";
 
 /** Shows why the server refused a policy: each compile problem as
@@ -10,9 +11,13 @@ export function PolicyError({ error, what, id }: { error: unknown; what: string;
     return (
       <div className="notice notice-error" role="alert" id={id} data-code={p.code}>
         <strong>
-          {what}: {p.title}
+          {showUntrusted(what)}: {p.title}
         </strong>
-        {p.detail && <p className="notice-detail">{p.detail}</p>}
+        {p.detail && (
+          <p className="notice-detail">
+            <bdi>{showUntrusted(p.detail)}</bdi>
+          </p>
+        )}
         <p>{p.action}</p>
       </div>
     );
@@ -20,12 +25,12 @@ export function PolicyError({ error, what, id }: { error: unknown; what: string;
   return (
     <div className="notice notice-error" role="alert" id={id} data-code={p.code}>
       <strong>
-        {what}: the policy has {problems.length === 1 ? "a problem" : `${problems.length} problems`}
+        {showUntrusted(what)}: the policy has {problems.length === 1 ? "a problem" : `${problems.length} problems`}
       </strong>
       <ul className="problems">
         {problems.map((pr, i) => (
           <li key={i} className="notice-detail">
-            {formatProblem(pr)}
+            <bdi>{showUntrusted(formatProblem(pr))}</bdi>
           </li>
         ))}
       </ul>

@@ -3,6 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { RunService } from "../../gen/ferry/v1/run_pb";
 import { EmptyState, ErrorNotice, Loading } from "../../components/Notice";
+import { RunLink } from "../../components/RunLink";
 import { StateBadge } from "../../components/StateBadge";
 import { formatRelative, formatTime } from "../../lib/time";
 
@@ -42,9 +43,7 @@ export function RecentRuns({ deployment }: { deployment: string }) {
             {q.data.runs.map((r) => (
               <tr key={r.id}>
                 <th scope="row">
-                  <Link to={`/runs/${r.id}`} className="mono">
-                    {r.id.slice(0, 8)}
-                  </Link>
+                  <RunLink id={r.id} />
                 </th>
                 <td>
                   <StateBadge state={r.state} detail={r.stateName} />

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { buildForm } from "../../lib/schema";
-import { fieldOfServerError } from "./RunForm";
+import { counted, fieldOfServerError } from "./RunForm";
 
 describe("fieldOfServerError", () => {
   const { fields } = buildForm('{"type":"object","properties":{"day":{"type":"string"},"opts":{"type":"object"},"list":{"type":"array"}}}', "");
@@ -16,5 +16,15 @@ describe("fieldOfServerError", () => {
     ["ignores non-Connect errors", new Error('parameter "day"'), ""],
   ])("%s", (_, err, want) => {
     expect(fieldOfServerError(err, fields)).toBe(want);
+  });
+});
+
+describe("counted", () => {
+  it.each([
+    [0, "0 characters"],
+    [1, "1 character"],
+    [2, "2 characters"],
+  ])("%d", (n, want) => {
+    expect(counted(n, "character")).toBe(want);
   });
 });

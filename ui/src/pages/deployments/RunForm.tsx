@@ -1,6 +1,6 @@
-import { useId, useMemo, useRef, useState, type FormEvent } from "react";
+import { Fragment, useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { useNavigate } from "react-router";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useClient } from "../../api/clients";
 import type { Deployment } from "../../gen/ferry/v1/deployment_pb";
@@ -17,6 +17,7 @@ import {
   type Field,
   type FieldValue,
 } from "../../lib/schema";
+import { useSingleMutation } from "../../lib/action";
 
 /** The field a server-side parameter error names: `parameter "big": ...`
  * names big; `parameter "opts.depth": ...` names opts. */
@@ -46,7 +47,7 @@ export function RunForm({ deployment }: { deployment: Deployment }) {
   const [switchError, setSwitchError] = useState("");
   const formRef = useRef<HTMLFormElement>(null);
 
-  const create = useMutation({
+  const create = useSingleMutation({
     mutationFn: (parameters: string) => runs.createRun({ run: { deployment: deployment.name, parameters } }),
     onSuccess: (res) => {
       void qc.invalidateQueries({ queryKey: ["runs"] });
@@ -156,9 +157,21 @@ export function RunForm({ deployment }: { deployment: Deployment }) {
 function FieldInput({ id, field: f, value, error, onChange }: { id: string; field: Field; value: FieldValue; error: string; onChange: (v: FieldValue) => void }) {
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
-  const hint = [f.description, constraints(f), f.deploymentDefault && `Left empty, the deployment's default ${f.deploymentDefault} applies.`, ...f.notes]
-    .filter(Boolean)
-    .join(" ");
+  const hintParts: ReactNode[] = [
+    f.description,
+    constraints(f),
+    f.deploymentDefault && `Left empty, the deployment's default ${f.deploymentDefault} applies.`,
+    ...f.notes,
+  ].filter((p) => p !== "" && p !== null && p !== undefined && p !== false);
+  const hint =
+    hintParts.length === 0
+      ? null
+      : hintParts.map((p, i) => (
+          <Fragment key={i}>
+            {i > 0 && " "}
+            {p}
+          </Fragment>
+        ));
   const common = {
     id,
     "aria-invalid": error !== "",
@@ -226,9 +239,15 @@ function FieldInput({ id, field: f, value, error, onChange }: { id: string; fiel
   );
 }
 
-/** Describes a field's limits in words, such as "A whole number from 1 to 500." */
-function constraints(f: Field): string {
-  const parts: string[] = [];
+/** Returns n and the noun, plural unless n is 1, such as "1 character" or "3 characters". */
+export function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** Describes a field's limits in words, such as "A whole number, ≥ 1, ≤ 500.",
+ * with a pattern shown as code; null when the field has none. */
+function constraints(f: Field): ReactNode {
+  const parts: ReactNode[] = [];
   if (f.kind === "integer") parts.push("A whole number");
   if (f.kind === "number") parts.push("A number");
   if (f.minimum !== undefined) parts.push(`≥ ${f.minimum}`);
@@ -236,11 +255,22 @@ function constraints(f: Field): string {
   if (f.maximum !== undefined) parts.push(`≤ ${f.maximum}`);
   if (f.exclusiveMaximum !== undefined) parts.push(`< ${f.exclusiveMaximum}`);
   if (f.multipleOf !== undefined) parts.push(`multiple of ${f.multipleOf}`);
-  if (f.minLength !== undefined) parts.push(`at least ${f.minLength} characters`);
-  if (f.maxLength !== undefined) parts.push(`at most ${f.maxLength} characters`);
-  if (f.pattern !== undefined) parts.push(`matching ${f.pattern}`);
+  if (f.minLength !== undefined) parts.push(`at least ${counted(f.minLength, "character")}`);
+  if (f.maxLength !== undefined) parts.push(`at most ${counted(f.maxLength, "character")}`);
+  if (f.pattern !== undefined) {
+    parts.push(
+      <>
+        matching the pattern ‹<code>{f.pattern}</code>›
+      </>,
+    );
+  }
   if (f.kind === "json") parts.push(f.jsonType ? `A JSON ${f.jsonType}` : "Any JSON value");
-  if (parts.length === 0) return "";
-  if (f.kind === "string") return `Text, ${parts.join(", ")}.`;
-  return parts.join(", ") + ".";
+  if (parts.length === 0) return null;
+  const list = parts.map((p, i) => (
+    <Fragment key={i}>
+      {i > 0 && ", "}
+      {p}
+    </Fragment>
+  ));
+  return f.kind === "string" ? <>Text, {list}.</> : <>{list}.</>;
 }

@@ -1,9 +1,10 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { ScheduleKind, ScheduleService, type Schedule } from "../../gen/ferry/v1/schedule_pb";
 import { EmptyState, ErrorNotice, InfoNotice, Loading } from "../../components/Notice";
 import { formatTime } from "../../lib/time";
 import { durationText } from "./duration";
+import { useSingleMutation } from "../../lib/action";
 
 const previewCount = 5;
 
@@ -59,7 +60,7 @@ function ScheduleCard({ schedule: s, canPause }: { schedule: Schedule; canPause:
     queryKey: ["schedules", "preview", s.deployment, s.name, s.updateTime?.seconds.toString()],
     queryFn: ({ signal }) => client.previewSchedule({ deployment: s.deployment, name: s.name, count: previewCount }, { signal }),
   });
-  const toggle = useMutation({
+  const toggle = useSingleMutation({
     mutationFn: async () => {
       if (active) {
         const res = await client.pauseSchedule({ deployment: s.deployment, name: s.name });

@@ -1,7 +1,7 @@
-import { Link } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { EmptyState, ErrorNotice, Loading } from "../../components/Notice";
+import { RunLink } from "../../components/RunLink";
 import { ConcurrencyLimitService } from "../../gen/ferry/v1/limits_pb";
 import { refreshMs } from "./queries";
 
@@ -57,9 +57,7 @@ export function LimitsSection() {
                     {l.activeRunIds.slice(0, shownHolders).map((id, i) => (
                       <span key={id}>
                         {i > 0 && ", "}
-                        <Link className="mono" to={`/runs/${id}`}>
-                          {id.slice(0, 8)}
-                        </Link>
+                        <RunLink id={id} />
                       </span>
                     ))}
                     {l.activeRunIds.length > shownHolders && <span className="hint"> and {l.activeRunIds.length - shownHolders} more</span>}

@@ -1,14 +1,15 @@
 import { useState } from "react";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { ErrorNotice, InfoNotice, Loading } from "../../components/Notice";
 import { PauseService } from "../../gen/ferry/v1/pause_pb";
-import { WorkPoolService, type WorkPool } from "../../gen/ferry/v1/work_pool_pb";
+import { WorkPoolService, type Agent, type WorkPool } from "../../gen/ferry/v1/work_pool_pb";
 import { prettyJson } from "../../lib/json";
 import { formatRelative, formatTime } from "../../lib/time";
 import type { Confirmation } from "./ConfirmDialog";
 import { healthName } from "./health";
 import { healthOf, poolKeys, poolTypeName, refreshMs } from "./queries";
+import { useSingleMutation } from "../../lib/action";
 
 /** PauseTarget is a pool, or a queue of it, to pause or resume. */
 interface PauseTarget {
@@ -20,11 +21,12 @@ function targetName(t: PauseTarget): string {
   return t.queue === "" ? `pool ${t.pool}` : `queue ${t.queue} of pool ${t.pool}`;
 }
 
-/** What the last pause or resume of this section did. */
+/** What the last pause, resume, drain or undrain of this section did. */
 type Outcome = { ok: true; text: string } | { ok: false; error: unknown; what: string };
 
 /** Shows one work pool: its settings, its queues and its agents, with pause
- * and resume of the pool and of each queue. confirm asks the person first. */
+ * and resume of the pool and of each queue, and drain and undrain of each
+ * agent. confirm asks the person first. */
 export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date; confirm: (c: Confirmation) => void }) {
   const pools = useClient(WorkPoolService);
   const pauses = useClient(PauseService);
@@ -42,7 +44,7 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
     refetchInterval: refreshMs,
   });
 
-  const toggle = useMutation({
+  const toggle = useSingleMutation({
     mutationFn: async ({ target, pause }: { target: PauseTarget; pause: boolean }) => {
       const req = { target: { pool: target.pool, queue: target.queue } };
       const res = pause ? await pauses.pause(req) : await pauses.resume(req);
@@ -67,6 +69,40 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
       void qc.invalidateQueries({ queryKey: poolKeys.queues(pool.name) });
     },
   });
+
+  const drain = useSingleMutation({
+    mutationFn: async ({ agent, drain }: { agent: Agent; drain: boolean }) => {
+      const req = { pool: pool.name, name: agent.name };
+      return drain ? await pools.drainAgent(req) : await pools.undrainAgent(req);
+    },
+    onMutate: () => setOutcome(null),
+    onSuccess: ({ agent, changed }, { agent: asked, drain }) => {
+      const name = `Agent ${asked.name}`;
+      let text: string;
+      if (drain && !changed) text = `${name} was already asked to drain; nothing changed.`;
+      else if (drain) text = `${name} is draining: it is offered no new runs; ${heldRuns(agent?.activeRuns ?? 0)}.`;
+      else if (!changed) text = `${name} had no drain request; nothing changed.`;
+      else if (agent?.draining) text = `Drain request of ${name.toLowerCase()} lifted; the agent is shutting down, so it still takes no new runs.`;
+      else text = `${name} undrained: it is offered runs again.`;
+      setOutcome({ ok: true, text });
+    },
+    onError: (error, { agent, drain }) => {
+      setOutcome({ ok: false, error, what: `Cannot ${drain ? "drain" : "undrain"} agent ${agent.name}` });
+    },
+    onSettled: () => void qc.invalidateQueries({ queryKey: poolKeys.agents(pool.name) }),
+  });
+
+  const askDrain = (agent: Agent, wantDrain: boolean) => {
+    confirm({
+      title: `${wantDrain ? "Drain" : "Undrain"} agent ${agent.name}?`,
+      body: wantDrain
+        ? `Agent ${agent.name} of pool ${pool.name} will be offered no new runs until it is undrained, even after it reconnects; ${heldRuns(agent.activeRuns)}.`
+        : `Agent ${agent.name} of pool ${pool.name} will be offered runs again` +
+          (agent.draining ? ", once it is no longer shutting down." : "."),
+      confirm: wantDrain ? "Drain agent" : "Undrain agent",
+      onConfirm: () => drain.mutate({ agent, drain: wantDrain }),
+    });
+  };
 
   const ask = (target: PauseTarget, pause: boolean) => {
     const name = targetName(target);
@@ -173,8 +209,10 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
         <div className="empty" role="status">
           <strong>No agent has connected to pool {pool.name}.</strong>
           <div>
-            Create a token with <code>ferry agent token create --pool {pool.name} --name NAME</code> and start{" "}
-            <code>ferry-agent --server URL --token-file FILE</code> where the runs should execute.
+            Where the runs should execute, create a token with{" "}
+            <code>ferry agent token create --pool {pool.name} --name NAME &gt; agent-token</code>, save the keys work orders are
+            signed with, <code>ferry keys ls --output agent &gt; trusted-keys</code>, and start{" "}
+            <code>ferry-agent --server URL --token-file agent-token --trusted-keys-file trusted-keys</code>.
           </div>
         </div>
       )}
@@ -192,6 +230,9 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
                   Runs in flight
                 </th>
                 <th scope="col">Draining</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -209,7 +250,20 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
                     <td className="num">
                       {a.activeRuns} of {a.capacity}
                     </td>
-                    <td>{a.draining ? <span className="badge state-cancelling">Draining</span> : "No"}</td>
+                    <td>
+                      <DrainState agent={a} />
+                    </td>
+                    <td>
+                      <button
+                        type="button"
+                        className={a.drainRequested ? "primary" : undefined}
+                        disabled={drain.isPending}
+                        aria-label={`${a.drainRequested ? "Undrain" : "Drain"} agent ${a.name} of pool ${pool.name}`}
+                        onClick={() => askDrain(a, !a.drainRequested)}
+                      >
+                        {a.drainRequested ? "Undrain" : "Drain"}
+                      </button>
+                    </td>
                   </tr>
                 );
               })}
@@ -219,4 +273,29 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
       )}
     </section>
   );
+}
+
+/** Says whether an agent drains, and why: an operator asked for it (who
+ * and when), the agent is shutting down, or both. */
+function DrainState({ agent }: { agent: Agent }) {
+  if (!agent.drainRequested && !agent.draining) return <>No</>;
+  return (
+    <span className="drain-state">
+      {agent.drainRequested && (
+        <>
+          <span className="badge state-cancelling">Draining (requested by an operator)</span>
+          <span className="hint">
+            {agent.drainRequestedBy === "" ? "requested" : `by ${agent.drainRequestedBy}`}, {formatTime(agent.drainRequestTime)}
+          </span>
+        </>
+      )}
+      {agent.draining && <span className="badge state-cancelling">Draining (agent shutting down)</span>}
+    </span>
+  );
+}
+
+/** Says what becomes of the runs a draining agent holds. */
+function heldRuns(n: number): string {
+  if (n === 0) return "it holds no runs now";
+  return n === 1 ? "the run it holds carries on" : `the ${n} runs it holds carry on`;
 }

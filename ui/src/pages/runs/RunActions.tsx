@@ -1,9 +1,9 @@
 import { useEffect, useRef, useState } from "react";
-import { useMutation } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { RunService, RunState, type Run } from "../../gen/ferry/v1/run_pb";
 import { ErrorNotice, InfoNotice } from "../../components/Notice";
 import { isFinal, stateName } from "../../components/runState";
+import { useSingleMutation } from "../../lib/action";
 
 /** Reports whether a run may be retried by hand: it ended other than completed. */
 export function canRetry(s: RunState): boolean {
@@ -22,14 +22,14 @@ export function RunActions({ run, onChanged }: { run: Run; onChanged: (r: Run) =
   const [confirming, setConfirming] = useState(false);
   const confirmRef = useRef<HTMLButtonElement>(null);
 
-  const cancel = useMutation({
+  const cancel = useSingleMutation({
     mutationFn: () => client.cancelRun({ id: run.id, reason: "cancelled from the web UI" }),
     onSuccess: (r) => {
       setConfirming(false);
       if (r.run) onChanged(r.run);
     },
   });
-  const retry = useMutation({
+  const retry = useSingleMutation({
     mutationFn: () => client.retryRun({ id: run.id }),
     onSuccess: (r) => {
       if (r.run) onChanged(r.run);

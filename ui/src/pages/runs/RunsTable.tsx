@@ -1,6 +1,8 @@
 import { Link } from "react-router";
 import type { Run } from "../../gen/ferry/v1/run_pb";
+import { RunLink } from "../../components/RunLink";
 import { StateBadge } from "../../components/StateBadge";
+import { Untrusted } from "../../components/Untrusted";
 import { formatDuration, formatTime } from "../../lib/time";
 import { runDurationMs, shortId } from "./format";
 
@@ -36,12 +38,12 @@ export function RunsTable({ runs, now }: { runs: readonly Run[]; now: Date }) {
                   <StateBadge state={r.state} detail={r.stateName} />
                 </td>
                 <td>
-                  <Link to={`/runs/${r.id}`} className="mono" aria-label={`Run ${r.id}`} title={r.id}>
-                    {shortId(r.id)}
-                  </Link>
+                  <RunLink id={r.id} />
                 </td>
                 <td>
-                  <Link to={`/deployments/${encodeURIComponent(r.deployment)}`}>{r.deployment}</Link>
+                  <Link to={`/deployments/${encodeURIComponent(r.deployment)}`}>
+                    <Untrusted text={r.deployment} />
+                  </Link>
                   {r.deploymentVersion > 0 && <span className="hint"> v{r.deploymentVersion}</span>}
                 </td>
                 <td className="num">
@@ -54,7 +56,7 @@ export function RunsTable({ runs, now }: { runs: readonly Run[]; now: Date }) {
                     <ul className="tag-list">
                       {r.tags.map((t) => (
                         <li key={t} className="tag">
-                          {t}
+                          <Untrusted text={t} />
                         </li>
                       ))}
                     </ul>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RunState } from "../../gen/ferry/v1/run_pb";
-import { formatFilters, fromLocalInput, hasFilters, listRequest, noFilters, parseFilters, parseTagList, toLocalInput } from "./filters";
+import { formatFilters, fromLocalInput, hasFilters, ignoredFilters, listRequest, noFilters, parseFilters, parseTagList, toLocalInput } from "./filters";
 
 const parse = (q: string) => parseFilters(new URLSearchParams(q));
 
@@ -21,6 +21,18 @@ describe("parseFilters", () => {
     ],
   ])("%s", (q, want) => {
     expect(parse(q)).toEqual(want);
+  });
+});
+
+describe("ignoredFilters", () => {
+  it.each([
+    ["", []],
+    ["state=failed,running&after=2026-12-04T10:00:00.000Z&late=1", []],
+    ["state=bogus&after=notadate", ["state “bogus” (not a run state)", "after “notadate” (not a time)"]],
+    ["state=failed,Nope&before=yesterday&late=maybe", ["state “Nope” (not a run state)", "before “yesterday” (not a time)", "late “maybe” (use 1 or 0)"]],
+    ["after=&before=%20", []],
+  ])("%s", (q, want) => {
+    expect(ignoredFilters(new URLSearchParams(q))).toEqual(want);
   });
 });
 

@@ -69,6 +69,22 @@ export function parseFilters(params: URLSearchParams): RunFilters {
   };
 }
 
+/** Returns what parseFilters ignores in params, each named with its value
+ * and why, such as `state “bogus” (not a run state)`, so the page can say so. */
+export function ignoredFilters(params: URLSearchParams): string[] {
+  const out: string[] = [];
+  for (const name of values(params, "state")) {
+    if (parseStateName(name) === undefined) out.push(`state “${name}” (not a run state)`);
+  }
+  for (const key of ["after", "before"]) {
+    const text = params.get(key);
+    if (text !== null && text.trim() !== "" && parseTime(text) === undefined) out.push(`${key} “${text}” (not a time)`);
+  }
+  const late = params.get("late");
+  if (late !== null && !["", "0", "1", "false", "true"].includes(late)) out.push(`late “${late}” (use 1 or 0)`);
+  return out;
+}
+
 /** Writes filters as a query string (without "?"); no filters give "". */
 export function formatFilters(f: RunFilters): string {
   const p = new URLSearchParams();

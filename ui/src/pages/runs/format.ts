@@ -10,12 +10,7 @@ export function isUuid(text: string): boolean {
   return uuidRE.test(text);
 }
 
-/** Returns the last 8 characters of an id, enough to tell runs apart on a
- * page. Not the first ones: run ids are time-ordered UUIDs (version 7) whose
- * leading digits are the same for runs created in the same instant. */
-export function shortId(id: string): string {
-  return id.length > 8 ? id.slice(-8) : id;
-}
+export { shortId } from "../../lib/ids";
 
 /** Returns how long a run has run: start to end, or start to now while it
  * is not final; undefined before it started. */

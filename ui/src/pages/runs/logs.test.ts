@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { LogLineSchema, LogStream } from "../../gen/ferry/v1/run_pb";
-import { appendLines, emptyLog, filterLines, highlight, lineKey, matches } from "./logs";
+import { appendLines, earlierRoom, emptyLog, filterLines, highlight, lineKey, matches, prependLines } from "./logs";
 
 const line = (seq: number, text = `line ${seq}`) => create(LogLineSchema, { attempt: 1, seq: BigInt(seq), stream: LogStream.STDOUT, text });
 
@@ -36,6 +36,63 @@ describe("appendLines", () => {
   it("keys lines by attempt and a sequence beyond 2^53", () => {
     const l = create(LogLineSchema, { attempt: 2, seq: 9007199254740993n });
     expect(lineKey(l)).toBe("2:9007199254740993");
+  });
+});
+
+const seqs = (lines: readonly { seq: bigint }[]) => lines.map((l) => Number(l.seq));
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => line(from + i));
+
+describe("the tail and earlier pages", () => {
+  it("keeps the earlier token of a follow's first message only", () => {
+    const b = appendLines(emptyLog, range(8, 10), 10, "before-8");
+    expect(b.earlier).toBe("before-8");
+    expect(appendLines(b, [line(11)], 10, "ignored").earlier).toBe("before-8");
+    expect(appendLines(emptyLog, range(1, 3), 10, "").earlier).toBe("");
+  });
+
+  it("joins backward pages to the tail without gaps or repeats", () => {
+    let b = appendLines(emptyLog, range(8, 10), 10, "before-8");
+    b = prependLines(b, range(5, 7), "before-5", 10);
+    expect(seqs(b.lines)).toEqual([5, 6, 7, 8, 9, 10]);
+    expect(b.earlier).toBe("before-5");
+    // A page overlapping what is held adds only the lines before it.
+    b = prependLines(b, range(3, 6), "", 10);
+    expect(seqs(b.lines)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(b.earlier).toBe("");
+    expect(b.dropped).toBe(0);
+    expect(earlierRoom(b, 10)).toBe(0);
+  });
+
+  it("orders earlier attempts before later ones", () => {
+    const second = create(LogLineSchema, { attempt: 2, seq: 1n, text: "retry" });
+    let b = appendLines(emptyLog, [second], 10, "t");
+    b = prependLines(b, [line(4), line(5)], "", 10);
+    expect(b.lines.map(lineKey)).toEqual(["1:4", "1:5", "2:1"]);
+  });
+
+  it("fills only the room below the bound and never drops the newest lines", () => {
+    let b = appendLines(emptyLog, range(11, 18), 10, "before-11");
+    expect(earlierRoom(b, 10)).toBe(2);
+    b = prependLines(b, range(9, 10), "before-9", 10);
+    expect(seqs(b.lines)).toEqual([9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
+    expect(b.earlier).toBe("before-9");
+    expect(earlierRoom(b, 10)).toBe(0);
+    // A page larger than the room keeps its newest lines and gives up the token.
+    const c = prependLines(appendLines(emptyLog, range(11, 18), 10, "t"), range(6, 10), "before-6", 10);
+    expect(seqs(c.lines)).toEqual([9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
+    expect(c.dropped).toBe(3);
+    expect(c.earlier).toBe("");
+  });
+
+  it("gives up the earlier token once live lines let the oldest go", () => {
+    let b = appendLines(emptyLog, range(5, 8), 5, "before-5");
+    b = appendLines(b, [line(9)], 5);
+    expect(b.earlier).toBe("before-5");
+    b = appendLines(b, [line(10)], 5);
+    expect(seqs(b.lines)).toEqual([6, 7, 8, 9, 10]);
+    expect(b.dropped).toBe(1);
+    expect(b.earlier).toBe("");
+    expect(earlierRoom(b, 5)).toBe(0);
   });
 });
 
