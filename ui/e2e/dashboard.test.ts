@@ -91,7 +91,7 @@ describe("pools", () => {
     await screenshot(page, "pools");
 
     await pool.getByRole("button", { name: "Pause pool e2e" }).click();
-    const dialog = page.getByRole("dialog", { name: "Pause pool e2e?" });
+    const dialog = page.getByRole("alertdialog", { name: "Pause pool e2e?" });
     await dialog.getByRole("button", { name: "Pause pool" }).click();
     await pool.getByRole("status").filter({ hasText: "Pool e2e paused" }).waitFor();
     await pool.getByRole("button", { name: "Resume pool e2e" }).waitFor();
@@ -100,11 +100,11 @@ describe("pools", () => {
 
     // Cancel leaves it as it is.
     await pool.getByRole("button", { name: "Resume pool e2e" }).click();
-    await page.getByRole("dialog", { name: "Resume pool e2e?" }).getByRole("button", { name: "Cancel" }).click();
+    await page.getByRole("alertdialog", { name: "Resume pool e2e?" }).getByRole("button", { name: "Cancel" }).click();
     expect((await adminClient(WorkPoolService).getWorkPool({ name: "e2e" })).workPool?.paused).toBe(true);
 
     await pool.getByRole("button", { name: "Resume pool e2e" }).click();
-    await page.getByRole("dialog", { name: "Resume pool e2e?" }).getByRole("button", { name: "Resume pool" }).click();
+    await page.getByRole("alertdialog", { name: "Resume pool e2e?" }).getByRole("button", { name: "Resume pool" }).click();
     await pool.getByRole("status").filter({ hasText: "Pool e2e resumed" }).waitFor();
     await pool.getByRole("button", { name: "Pause pool e2e" }).waitFor();
     expect((await adminClient(WorkPoolService).getWorkPool({ name: "e2e" })).workPool?.paused).toBe(false);
@@ -132,7 +132,7 @@ describe("pools", () => {
     await page.goto("/pools");
     const pool = page.getByRole("region", { name: /^Pool e2e/ });
     await pool.getByRole("button", { name: "Pause pool e2e" }).click();
-    await page.getByRole("dialog", { name: "Pause pool e2e?" }).getByRole("button", { name: "Pause pool" }).click();
+    await page.getByRole("alertdialog", { name: "Pause pool e2e?" }).getByRole("button", { name: "Pause pool" }).click();
     const alert = pool.getByRole("alert");
     await expect.poll(() => alert.textContent()).toContain("Cannot pause pool e2e: Your role does not allow this");
     expect(await alert.textContent()).toContain("Ask an admin");

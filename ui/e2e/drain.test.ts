@@ -34,12 +34,13 @@ describe("drain", () => {
 
     // Cancel leaves the agent as it is.
     await agentRow.getByRole("button", { name: "Drain agent e2e-agent of pool e2e" }).click();
-    await page.getByRole("dialog", { name: "Drain agent e2e-agent?" }).getByRole("button", { name: "Cancel" }).click();
+    await page.getByRole("alertdialog", { name: "Drain agent e2e-agent?" }).getByRole("button", { name: "Cancel" }).click();
     expect((await e2eAgent()).drainRequested).toBe(false);
 
     await agentRow.getByRole("button", { name: "Drain agent e2e-agent of pool e2e" }).click();
-    const dialog = page.getByRole("dialog", { name: "Drain agent e2e-agent?" });
+    const dialog = page.getByRole("alertdialog", { name: "Drain agent e2e-agent?" });
     expect(await dialog.textContent()).toContain("will be offered no new runs until it is undrained");
+    await screenshot(page, "pools-drain-confirm");
     await dialog.getByRole("button", { name: "Drain agent" }).click();
     await pool.getByRole("status").filter({ hasText: "Agent e2e-agent is draining: it is offered no new runs" }).waitFor();
     await agentRow.getByText("Draining (requested by an operator)").waitFor();
@@ -61,7 +62,7 @@ describe("drain", () => {
     await screenshot(narrow, "pools-agent-drained-narrow");
 
     await agentRow.getByRole("button", { name: "Undrain agent e2e-agent of pool e2e" }).click();
-    await page.getByRole("dialog", { name: "Undrain agent e2e-agent?" }).getByRole("button", { name: "Undrain agent" }).click();
+    await page.getByRole("alertdialog", { name: "Undrain agent e2e-agent?" }).getByRole("button", { name: "Undrain agent" }).click();
     await pool.getByRole("status").filter({ hasText: "Agent e2e-agent undrained: it is offered runs again." }).waitFor();
     await agentRow.getByRole("button", { name: "Drain agent e2e-agent of pool e2e" }).waitFor();
     expect(await agentRow.getByText("Draining (requested by an operator)").count()).toBe(0);

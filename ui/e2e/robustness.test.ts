@@ -3,6 +3,7 @@
 // filters the runs list ignores and a session that ends elsewhere.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
+import { DeploymentService } from "../src/gen/ferry/v1/deployment_pb";
 import { APIKeyService } from "../src/gen/ferry/v1/identity_pb";
 import { RunService } from "../src/gen/ferry/v1/run_pb";
 import { adminClient, launchBrowser, newPage, screenshot, signIn } from "./browser";
@@ -116,6 +117,44 @@ describe("bidirectional controls", () => {
     expect(text).not.toMatch(bidiControls);
     expect(await mainText(page)).not.toMatch(bidiControls);
     await screenshot(page, "bidi-deployment");
+  });
+});
+
+describe("bidirectional controls in a deployment", () => {
+  const name = "e2e-bidi";
+  const deployments = adminClient(DeploymentService);
+  afterAll(async () => {
+    await deployments.deleteDeployment({ name }).catch(() => undefined);
+  });
+
+  it("shows them as escapes in the deployments list and detail", async () => {
+    const description = "Nightly \u202Eexport\u202C of invoices";
+    // A Hebrew tag: right-to-left text the page must isolate from its neighbours.
+    const tag = "bidi-\u05D0\u05D1";
+    const spec = { pool: "e2e", description, command: ["echo", "abc\u202Efed.exe"], tags: ["e2e", tag] };
+    // The server refuses bidirectional controls in tags (printable characters only), naming the field.
+    await expect(deployments.applyDeployment({ name, spec: { ...spec, tags: ["x\u202Ey"] } })).rejects.toThrow(/tags/);
+    await deployments.applyDeployment({ name, spec });
+
+    const page = await newPage(browser);
+    await signIn(page);
+    await page.goto("/deployments");
+    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name, exact: true }) });
+    await row.waitFor();
+    expect(await row.textContent()).toContain("Nightly ⟨U+202E⟩export⟨U+202C⟩ of invoices");
+    expect(await row.locator("bdi.badge").allTextContents()).toEqual(["e2e", tag]);
+    expect(await page.evaluate(() => document.body.textContent)).not.toMatch(bidiControls);
+    expect(await mainText(page)).not.toMatch(bidiControls);
+
+    await row.getByRole("link", { name, exact: true }).click();
+    await page.getByRole("heading", { name: `Deployment ${name}` }).waitFor();
+    const main = await mainText(page);
+    expect(main).toContain("Nightly ⟨U+202E⟩export⟨U+202C⟩ of invoices");
+    expect(main).toContain('["echo","abc⟨U+202E⟩fed.exe"]');
+    expect(await page.locator("#main bdi.badge").allTextContents()).toEqual(["e2e", tag]);
+    expect(await page.evaluate(() => document.body.textContent)).not.toMatch(bidiControls);
+    expect(main).not.toMatch(bidiControls);
+    await screenshot(page, "bidi-deployment-detail");
   });
 });
 

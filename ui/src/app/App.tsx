@@ -4,6 +4,7 @@ import { useSession } from "../api/session";
 import { callMonitor } from "../api/monitor";
 import { ConnectionBanner } from "../components/ConnectionBanner";
 import { ErrorNotice, Loading } from "../components/Notice";
+import { Untrusted } from "../components/Untrusted";
 import NotFound from "../pages/NotFound";
 import SignIn from "../pages/SignIn";
 import * as Page from "./routes";
@@ -100,7 +101,7 @@ function SignedIn() {
         </nav>
         <div className="whoami">
           <span title={`workspace ${who?.workspaceId ?? ""}`}>
-            {who?.user?.email || who?.subject} <span className="hint">({who?.role})</span>
+            <Untrusted text={who?.user?.email || who?.subject || ""} /> <span className="hint">({who?.role})</span>
           </span>
           <button type="button" onClick={() => void session.signOut()}>
             Sign out

@@ -4,10 +4,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { useClient } from "../api/clients";
 import { useSession } from "../api/session";
 import { APIKeyService, type APIKey } from "../gen/ferry/v1/identity_pb";
+import { ConfirmButton } from "../components/Confirm";
 import { EmptyState, ErrorNotice, InfoNotice, Loading } from "../components/Notice";
+import { Untrusted } from "../components/Untrusted";
+import { showUntrusted } from "../lib/bidi";
 import { PageHeader } from "../components/PageHeader";
 import { formatRelative, formatTime } from "../lib/time";
-import { ConfirmButton } from "./admin/Confirm";
 import { Field } from "./admin/Field";
 import { expiryTtl, keyStatus, maxExpiryDays } from "./admin/apiKeys";
 import { grantableRoles, nameProblem } from "./admin/roles";
@@ -93,11 +95,17 @@ export default function ApiKeys() {
                 const status = keyStatus(k);
                 return (
                   <tr key={k.id}>
-                    <th scope="row">{k.name}</th>
-                    <td data-label="Role">{k.role}</td>
-                    <td data-label="Prefix" className="mono">{k.prefix}</td>
-                    <td data-label="Owner">{k.owner || <span className="hint">installation</span>}</td>
-                    <td data-label="Created" title={`by ${k.createdBy}`}>
+                    <th scope="row">
+                      <Untrusted text={k.name} />
+                    </th>
+                    <td data-label="Role">
+                      <Untrusted text={k.role} />
+                    </td>
+                    <td data-label="Prefix" className="mono">
+                      <Untrusted text={k.prefix} />
+                    </td>
+                    <td data-label="Owner">{k.owner ? <Untrusted text={k.owner} /> : <span className="hint">installation</span>}</td>
+                    <td data-label="Created" title={showUntrusted(`by ${k.createdBy}`)}>
                       {formatTime(k.createTime)}
                     </td>
                     <td data-label="Expires">{k.expireTime ? formatTime(k.expireTime) : "never"}</td>
@@ -114,9 +122,11 @@ export default function ApiKeys() {
                       {status !== "revoked" && (
                         <ConfirmButton
                           label="Revoke"
-                          question={`Revoke ${k.name}? Programs using it stop working.`}
+                          name={`Revoke key ${k.name}`}
+                          title={`Revoke ${k.name}?`}
+                          body="Programs using it stop working."
                           confirmLabel={`Yes, revoke ${k.name}`}
-                          danger
+                          tone="danger"
                           busy={revoke.isPending && revoke.variables?.id === k.id}
                           onConfirm={() => {
                             setNotice("");
@@ -261,14 +271,14 @@ function SecretPanel({ created, onClose }: { created: NewKey; onClose: () => voi
   return (
     <section className="secret-panel" role="region" aria-labelledby="secret-title">
       <h2 id="secret-title" ref={headingRef} tabIndex={-1}>
-        Key {created.key.name} created
+        Key <Untrusted text={created.key.name} /> created
       </h2>
       <div className="notice notice-warn">
         <strong>Copy the key now: it will not be shown again.</strong>
         <p>Ferry keeps only a hash of it. If you lose it, revoke it and create another.</p>
       </div>
       <p>
-        Role <strong>{created.key.role}</strong>
+        Role <strong>{showUntrusted(created.key.role)}</strong>
         {created.key.expireTime ? `, expires ${formatTime(created.key.expireTime)}` : ", does not expire"}.
       </p>
       <code className="secret" ref={codeRef} aria-label="The new API key">

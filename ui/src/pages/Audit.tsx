@@ -19,6 +19,7 @@ import {
   type DecisionName,
 } from "./admin/audit";
 import { Untrusted } from "../components/Untrusted";
+import { showUntrusted } from "../lib/bidi";
 
 const pageSize = 50;
 
@@ -115,13 +116,13 @@ function AuditRow({ event: e, link }: { event: AuditEvent; link: (change: Partia
     <tr>
       <td data-label="Time" className="nowrap">{formatTime(e.time)}</td>
       <td data-label="Actor">
-        <Link to={link({ actor: e.actor })} className="mono" title={`${e.actorKind}: show only this actor's calls`}>
-          {e.actor || "—"}
+        <Link to={link({ actor: e.actor })} className="mono" title={showUntrusted(`${e.actorKind}: show only this actor's calls`)}>
+          {e.actor ? <Untrusted text={e.actor} /> : "—"}
         </Link>
       </td>
       <td data-label="Procedure">
-        <Link to={link({ procedure: e.procedure })} className="mono" title={`${e.procedure}: show only these calls`}>
-          {shortProcedure(e.procedure)}
+        <Link to={link({ procedure: e.procedure })} className="mono" title={showUntrusted(`${e.procedure}: show only these calls`)}>
+          <Untrusted text={shortProcedure(e.procedure)} />
         </Link>
       </td>
       <td data-label="Resource">
@@ -139,9 +140,15 @@ function AuditRow({ event: e, link }: { event: AuditEvent; link: (change: Partia
       <td data-label="Reason" className="audit-reason">
         {e.reason ? <Untrusted text={e.reason} /> : "—"}
       </td>
-      <td data-label="Result" className="mono">{e.code}</td>
-      <td data-label="Request id" className="mono">{e.requestId}</td>
-      <td data-label="Source" className="mono">{e.sourceAddr}</td>
+      <td data-label="Result" className="mono">
+        <Untrusted text={e.code} />
+      </td>
+      <td data-label="Request id" className="mono">
+        <Untrusted text={e.requestId} />
+      </td>
+      <td data-label="Source" className="mono">
+        <Untrusted text={e.sourceAddr} />
+      </td>
     </tr>
   );
 }

@@ -6,6 +6,8 @@ import { CollisionStrategy, DeploymentService, RetryCondition, type Deployment }
 import { PauseService } from "../gen/ferry/v1/pause_pb";
 import { ErrorNotice, InfoNotice, Loading } from "../components/Notice";
 import { PageHeader } from "../components/PageHeader";
+import { Untrusted } from "../components/Untrusted";
+import { showUntrusted } from "../lib/bidi";
 import { formatJson, prettyJson } from "../lib/json";
 import { formatTime } from "../lib/time";
 import { durationText } from "./deployments/duration";
@@ -46,7 +48,11 @@ function Detail({ deployment: d }: { deployment: Deployment }) {
   return (
     <>
       <PageHeader title={`Deployment ${d.name}`}>{canOperate && <PauseButton name={d.name} paused={d.paused} />}</PageHeader>
-      {spec?.description && <p>{spec.description}</p>}
+      {spec?.description && (
+        <p className="deployment-description">
+          <Untrusted text={spec.description} />
+        </p>
+      )}
       <dl className="props">
         <dt>Dispatch</dt>
         <dd>
@@ -58,20 +64,24 @@ function Detail({ deployment: d }: { deployment: Deployment }) {
           {d.paused && <span className="hint">its runs stay scheduled until it is resumed</span>}
         </dd>
         <dt>Pool</dt>
-        <dd>{spec?.pool}</dd>
+        <dd>
+          <Untrusted text={spec?.pool ?? ""} />
+        </dd>
         <dt>Queue</dt>
-        <dd>{spec?.queue || "default"}</dd>
+        <dd>{spec?.queue ? <Untrusted text={spec.queue} /> : "default"}</dd>
         <dt>Version</dt>
         <dd>{d.version}</dd>
         {spec?.image && (
           <>
             <dt>Image</dt>
-            <dd className="mono">{spec.image}</dd>
+            <dd className="mono">
+              <Untrusted text={spec.image} />
+            </dd>
           </>
         )}
         <dt>Command</dt>
         <dd>
-          <code>{formatJson({ kind: "array", items: (spec?.command ?? []).map((c) => ({ kind: "string", value: c })) }, 0)}</code>
+          <code>{showUntrusted(formatJson({ kind: "array", items: (spec?.command ?? []).map((c) => ({ kind: "string", value: c })) }, 0))}</code>
         </dd>
         <dt>Timeout</dt>
         <dd>{durationText(spec?.timeout) || "none"}</dd>
@@ -102,16 +112,16 @@ function Detail({ deployment: d }: { deployment: Deployment }) {
       <div className="spec-json">
         <section aria-labelledby="schema-title">
           <h3 id="schema-title">Schema</h3>
-          {spec?.parametersSchema ? <pre>{prettyJson(spec.parametersSchema)}</pre> : <p className="hint">No schema: any JSON object is accepted.</p>}
+          {spec?.parametersSchema ? <pre>{showUntrusted(prettyJson(spec.parametersSchema))}</pre> : <p className="hint">No schema: any JSON object is accepted.</p>}
         </section>
         <section aria-labelledby="defaults-title">
           <h3 id="defaults-title">Defaults</h3>
-          {spec?.defaultParameters ? <pre>{prettyJson(spec.defaultParameters)}</pre> : <p className="hint">No defaults.</p>}
+          {spec?.defaultParameters ? <pre>{showUntrusted(prettyJson(spec.defaultParameters))}</pre> : <p className="hint">No defaults.</p>}
         </section>
         {spec?.jobVariables && (
           <section aria-labelledby="jobvars-title">
             <h3 id="jobvars-title">Job variables</h3>
-            <pre>{prettyJson(spec.jobVariables)}</pre>
+            <pre>{showUntrusted(prettyJson(spec.jobVariables))}</pre>
           </section>
         )}
       </div>

@@ -6,6 +6,7 @@ import { DeploymentService } from "../gen/ferry/v1/deployment_pb";
 import { ScheduleService } from "../gen/ferry/v1/schedule_pb";
 import { EmptyState, ErrorNotice, Loading } from "../components/Notice";
 import { PageHeader } from "../components/PageHeader";
+import { Untrusted } from "../components/Untrusted";
 import { formatRelative, formatTime } from "../lib/time";
 import { Tags } from "./deployments/Tags";
 
@@ -73,10 +74,15 @@ export default function Deployments() {
               {list.data.deployments.map((d) => (
                 <tr key={d.id}>
                   <th scope="row">
-                    <Link to={`/deployments/${encodeURIComponent(d.name)}`}>{d.name}</Link>
+                    <Link to={`/deployments/${encodeURIComponent(d.name)}`}>
+                      <Untrusted text={d.name} />
+                    </Link>
+                    {d.spec?.description && <Untrusted className="hint deployment-summary" text={d.spec.description} title={d.spec.description} />}
                   </th>
-                  <td>{d.spec?.pool}</td>
-                  <td>{d.spec?.queue || <span className="hint">default</span>}</td>
+                  <td>
+                    <Untrusted text={d.spec?.pool ?? ""} />
+                  </td>
+                  <td>{d.spec?.queue ? <Untrusted text={d.spec.queue} /> : <span className="hint">default</span>}</td>
                   <td className="num">{d.version}</td>
                   <td>
                     <Tags tags={d.spec?.tags ?? []} />

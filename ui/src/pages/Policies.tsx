@@ -6,6 +6,7 @@ import { hasRole, useSession } from "../api/session";
 import { PolicyService } from "../gen/ferry/v1/policy_pb";
 import { EmptyState, ErrorNotice, Loading } from "../components/Notice";
 import { PageHeader } from "../components/PageHeader";
+import { Untrusted } from "../components/Untrusted";
 import { formatTime } from "../lib/time";
 import { DryRun } from "./admin/DryRun";
 import { PolicyDetail, policiesKey } from "./admin/PolicyDetail";
@@ -67,7 +68,9 @@ export default function Policies() {
                   <tr key={`${p.kind}/${p.name}`} aria-current={selected ? "true" : undefined}>
                     <td>{kindLabel(p.kind)}</td>
                     <th scope="row">
-                      <Link to={`?kind=${kindSlug(p.kind)}&name=${encodeURIComponent(p.name)}`}>{p.name}</Link>
+                      <Link to={`?kind=${kindSlug(p.kind)}&name=${encodeURIComponent(p.name)}`}>
+                        <Untrusted text={p.name} />
+                      </Link>
                     </th>
                     <td>
                       {p.activeVersion > 0 ? (

@@ -1,7 +1,5 @@
-import { useState } from "react";
 import { EmptyState, ErrorNotice, Loading } from "../components/Notice";
 import { PageHeader } from "../components/PageHeader";
-import { ConfirmDialog, type Confirmation } from "./pools/ConfirmDialog";
 import { LimitsSection } from "./pools/LimitsSection";
 import { PoolSection } from "./pools/PoolSection";
 import { healthHint } from "./pools/health";
@@ -13,7 +11,6 @@ import { useNow } from "./pools/useNow";
 export default function Pools() {
   const pools = usePools();
   const now = useNow(5_000);
-  const [ask, setAsk] = useState<Confirmation | null>(null);
   return (
     <>
       <PageHeader title="Pools & agents" />
@@ -41,10 +38,9 @@ export default function Pools() {
           Create one with <code>ferry apply -f ferry.yaml</code> (a <code>pools:</code> entry), then start an agent for it.
         </EmptyState>
       )}
-      {pools.data?.workPools.map((p) => <PoolSection key={p.name} pool={p} now={now} confirm={setAsk} />)}
+      {pools.data?.workPools.map((p) => <PoolSection key={p.name} pool={p} now={now} />)}
 
       <LimitsSection />
-      <ConfirmDialog ask={ask} onClose={() => setAsk(null)} />
     </>
   );
 }

@@ -238,12 +238,12 @@ function RunBody({ run, onChanged }: { run: Run; onChanged: (r: Run) => void }) 
 /** Shows the run's agent, or after the run ended (when the run no longer
  * names it) the last agent its history names. */
 function AgentId({ run, history }: { run: Run; history: RunStateChange[] | undefined }) {
-  if (run.agentId !== "") return <span className="mono">{run.agentId}</span>;
+  if (run.agentId !== "") return <Untrusted className="mono" text={run.agentId} />;
   const last = history ? lastAgent(history) : "";
   if (last === "") return <>—</>;
   return (
     <>
-      <span className="mono">{last}</span> <span className="hint">(last agent)</span>
+      <Untrusted className="mono" text={last} /> <span className="hint">(last agent)</span>
     </>
   );
 }

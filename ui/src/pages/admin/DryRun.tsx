@@ -2,6 +2,8 @@ import { useState, type FormEvent } from "react";
 import { useClient } from "../../api/clients";
 import { PolicyKind, PolicyService, type DryRunPolicyRequest, type Policy } from "../../gen/ferry/v1/policy_pb";
 import { parseJson } from "../../lib/json";
+import { showUntrusted } from "../../lib/bidi";
+import { Untrusted } from "../../components/Untrusted";
 import { Field } from "./Field";
 import { PolicyError } from "./Problems";
 import type { PolicyDraft } from "./PolicyUpload";
@@ -102,7 +104,7 @@ export function DryRun({ policies, draft }: { policies: Policy[]; draft: PolicyD
             {sameKind.flatMap((p) =>
               Array.from({ length: p.latestVersion }, (_, i) => p.latestVersion - i).map((v) => (
                 <option key={`${p.name}@${v}`} value={`${p.name}@${v}`}>
-                  {p.name} version {v}
+                  {showUntrusted(p.name)} version {v}
                   {v === p.activeVersion ? " (active)" : ""}
                 </option>
               )),
@@ -229,7 +231,11 @@ export function DryRun({ policies, draft }: { policies: Policy[]; draft: PolicyD
                 <ul>
                   {result.denials.map((d, i) => (
                     <li key={i}>
-                      {d.message} <span className="hint">({d.workspace ? "workspace policy" : "built-in policy"}{d.rule ? `, ${d.rule}` : ""})</span>
+                      <Untrusted text={d.message} />{" "}
+                      <span className="hint">
+                        ({d.workspace ? "workspace policy" : "built-in policy"}
+                        {d.rule ? showUntrusted(`, ${d.rule}`) : ""})
+                      </span>
                     </li>
                   ))}
                 </ul>
@@ -237,13 +243,13 @@ export function DryRun({ policies, draft }: { policies: Policy[]; draft: PolicyD
             )}
             <p>
               Workspace policies evaluated:{" "}
-              {result.modules.length > 0 ? <span className="mono">{result.modules.join(", ")}</span> : "none"}
+              {result.modules.length > 0 ? <Untrusted className="mono" text={result.modules.join(", ")} /> : "none"}
             </p>
             {result.explanation.length > 0 && (
               <>
                 <h4>Explanation</h4>
                 <pre className="policy-explanation" tabIndex={0}>
-                  {result.explanation.join("\n")}
+                  {showUntrusted(result.explanation.join("\n"))}
                 </pre>
               </>
             )}

@@ -3,9 +3,11 @@ import { Link } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { PolicyService, type PolicyKind } from "../../gen/ferry/v1/policy_pb";
+import { ConfirmButton } from "../../components/Confirm";
 import { ErrorNotice, InfoNotice, Loading } from "../../components/Notice";
+import { Untrusted } from "../../components/Untrusted";
+import { showUntrusted } from "../../lib/bidi";
 import { formatTime } from "../../lib/time";
-import { ConfirmButton } from "./Confirm";
 import { PolicyError } from "./Problems";
 import { kindLabel, kindSlug } from "./policy";
 import { useSingleMutation } from "../../lib/action";
@@ -43,7 +45,7 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
   return (
     <section aria-labelledby="policy-title" className="policy-detail">
       <h2 id="policy-title">
-        {kindLabel(kind)} policy {name}{" "}
+        {kindLabel(kind)} policy <Untrusted text={name} />{" "}
         {active > 0 ? <span className="badge decision-allowed">version {active} active</span> : <span className="badge">inactive</span>}
       </h2>
       {done !== "" && <InfoNotice>{done}</InfoNotice>}
@@ -53,9 +55,10 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
         <p>
           <ConfirmButton
             label={`Deactivate ${name}`}
-            question={`Take ${name} out of effect? Its denials stop applying at once.`}
-            confirmLabel="Yes, deactivate"
-            danger
+            title={`Take ${name} out of effect?`}
+            body="Its denials stop applying at once; its versions are kept."
+            confirmLabel={`Yes, deactivate ${name}`}
+            tone="danger"
             busy={deactivate.isPending}
             disabled={activate.isPending}
             onConfirm={() => {
@@ -86,9 +89,11 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
               <tr key={v.version} aria-current={source?.version === v.version ? "true" : undefined}>
                 <th scope="row">{v.version}</th>
                 <td className="nowrap">{formatTime(v.createTime)}</td>
-                <td className="mono">{v.createdBy}</td>
-                <td className="mono" title={v.sha256}>
-                  {v.sha256.slice(0, 12)}
+                <td className="mono">
+                  <Untrusted text={v.createdBy} />
+                </td>
+                <td className="mono" title={showUntrusted(v.sha256)}>
+                  {showUntrusted(v.sha256.slice(0, 12))}
                 </td>
                 <td>{v.version === active ? <span className="badge decision-allowed">active</span> : <span className="hint">—</span>}</td>
                 <td>
@@ -101,8 +106,8 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
                     {canWrite && v.version !== active && (
                       <ConfirmButton
                         label={`Activate version ${v.version}`}
-                        question={`Put version ${v.version} in effect${active > 0 ? ` instead of version ${active}` : ""}?`}
-                        confirmLabel="Yes, activate"
+                        title={`Put version ${v.version} of ${name} in effect${active > 0 ? ` instead of version ${active}` : ""}?`}
+                        confirmLabel={`Yes, activate version ${v.version}`}
                         busy={activate.isPending && activate.variables === v.version}
                         disabled={activate.isPending || deactivate.isPending}
                         onConfirm={() => {
@@ -126,7 +131,7 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
             {source.version === active ? " (active)" : ""}
           </h3>
           <pre className="policy-source" aria-labelledby="policy-source-title" tabIndex={0}>
-            {source.source}
+            {showUntrusted(source.source)}
           </pre>
         </>
       )}

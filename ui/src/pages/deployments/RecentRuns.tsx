@@ -5,6 +5,8 @@ import { RunService } from "../../gen/ferry/v1/run_pb";
 import { EmptyState, ErrorNotice, Loading } from "../../components/Notice";
 import { RunLink } from "../../components/RunLink";
 import { StateBadge } from "../../components/StateBadge";
+import { Untrusted } from "../../components/Untrusted";
+import { showUntrusted } from "../../lib/bidi";
 import { formatRelative, formatTime } from "../../lib/time";
 
 const recent = 10;
@@ -23,7 +25,7 @@ export function RecentRuns({ deployment }: { deployment: string }) {
   if (q.data.runs.length === 0) {
     return (
       <EmptyState title="No runs yet.">
-        Start one with the form above or with <code>ferry run start {deployment}</code>.
+        Start one with the form above or with <code>ferry run start {showUntrusted(deployment)}</code>.
       </EmptyState>
     );
   }
@@ -56,7 +58,9 @@ export function RecentRuns({ deployment }: { deployment: string }) {
         </table>
       </div>
       <p>
-        <Link to={all}>All runs of {deployment}</Link>
+        <Link to={all}>
+          All runs of <Untrusted text={deployment} />
+        </Link>
       </p>
     </>
   );

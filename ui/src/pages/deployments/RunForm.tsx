@@ -7,6 +7,7 @@ import type { Deployment } from "../../gen/ferry/v1/deployment_pb";
 import { RunService } from "../../gen/ferry/v1/run_pb";
 import { ErrorNotice } from "../../components/Notice";
 import { formatJson } from "../../lib/json";
+import { showUntrusted } from "../../lib/bidi";
 import {
   buildForm,
   checkJsonText,
@@ -88,10 +89,10 @@ export function RunForm({ deployment }: { deployment: Deployment }) {
   const jsonErrors = Object.entries(errors);
   const defaultsText = formatJson(form.defaults, 0);
   return (
-    <form ref={formRef} className="form run-form" onSubmit={submit} noValidate aria-label={`Run ${deployment.name} now`}>
+    <form ref={formRef} className="form run-form" onSubmit={submit} noValidate aria-label={showUntrusted(`Run ${deployment.name} now`)}>
       {form.notes.map((n) => (
         <p key={n} className="hint">
-          {n}
+          {showUntrusted(n)}
         </p>
       ))}
       {asJson ? (
@@ -107,14 +108,14 @@ export function RunForm({ deployment }: { deployment: Deployment }) {
             aria-describedby={`${id}-json-hint ${id}-json-errors`}
           />
           <span id={`${id}-json-hint`} className="hint">
-            {form.closed ? `Parameters: ${form.fields.map((f) => f.name).join(", ")}. ` : ""}
-            {defaultsText !== "{}" && <>The deployment's defaults {defaultsText} are merged under what you send.</>}
+            {form.closed ? showUntrusted(`Parameters: ${form.fields.map((f) => f.name).join(", ")}. `) : ""}
+            {defaultsText !== "{}" && <>The deployment's defaults {showUntrusted(defaultsText)} are merged under what you send.</>}
           </span>
           <div id={`${id}-json-errors`} className="field-error">
             {jsonErrors.length > 0 && (
               <ul>
                 {jsonErrors.map(([name, msg]) => (
-                  <li key={name}>{name === "" ? msg : `${name}: ${msg}`}</li>
+                  <li key={name}>{showUntrusted(name === "" ? msg : `${name}: ${msg}`)}</li>
                 ))}
               </ul>
             )}
@@ -169,7 +170,7 @@ function FieldInput({ id, field: f, value, error, onChange }: { id: string; fiel
       : hintParts.map((p, i) => (
           <Fragment key={i}>
             {i > 0 && " "}
-            {p}
+            {typeof p === "string" ? showUntrusted(p) : p}
           </Fragment>
         ));
   const common = {
@@ -180,8 +181,8 @@ function FieldInput({ id, field: f, value, error, onChange }: { id: string; fiel
   };
   const label = (
     <>
-      {f.title || f.name}
-      {f.title && <span className="hint mono"> {f.name}</span>}
+      {showUntrusted(f.title || f.name)}
+      {f.title && <span className="hint mono"> {showUntrusted(f.name)}</span>}
       {f.required && <span className="hint"> (required)</span>}
     </>
   );
@@ -195,7 +196,7 @@ function FieldInput({ id, field: f, value, error, onChange }: { id: string; fiel
             {label}
           </label>
           {hint && <span id={hintId} className="hint">{hint}</span>}
-          {error && <span id={errorId} className="field-error">{error}</span>}
+          {error && <span id={errorId} className="field-error">{showUntrusted(error)}</span>}
         </div>
       );
     case "enum":
@@ -206,7 +207,7 @@ function FieldInput({ id, field: f, value, error, onChange }: { id: string; fiel
             const text = formatJson(o, 0);
             return (
               <option key={text} value={text}>
-                {o.kind === "string" ? o.value : text}
+                {showUntrusted(o.kind === "string" ? o.value : text)}
               </option>
             );
           })}
@@ -234,7 +235,7 @@ function FieldInput({ id, field: f, value, error, onChange }: { id: string; fiel
       <label htmlFor={id}>{label}</label>
       {input}
       {hint && <span id={hintId} className="hint">{hint}</span>}
-      {error && <span id={errorId} className="field-error">{error}</span>}
+      {error && <span id={errorId} className="field-error">{showUntrusted(error)}</span>}
     </div>
   );
 }
@@ -260,7 +261,7 @@ function constraints(f: Field): ReactNode {
   if (f.pattern !== undefined) {
     parts.push(
       <>
-        matching the pattern ‹<code>{f.pattern}</code>›
+        matching the pattern ‹<code>{showUntrusted(f.pattern)}</code>›
       </>,
     );
   }

@@ -3,6 +3,8 @@ import { useClient } from "../../api/clients";
 import { ScheduleKind, ScheduleService, type Schedule } from "../../gen/ferry/v1/schedule_pb";
 import { EmptyState, ErrorNotice, InfoNotice, Loading } from "../../components/Notice";
 import { formatTime } from "../../lib/time";
+import { Untrusted } from "../../components/Untrusted";
+import { showUntrusted } from "../../lib/bidi";
 import { durationText } from "./duration";
 import { useSingleMutation } from "../../lib/action";
 
@@ -72,23 +74,25 @@ function ScheduleCard({ schedule: s, canPause }: { schedule: Schedule; canPause:
     onSuccess: () => void qc.invalidateQueries({ queryKey: ["schedules"] }),
   });
   return (
-    <section className="card" aria-label={`Schedule ${s.name}`}>
+    <section className="card" aria-label={showUntrusted(`Schedule ${s.name}`)}>
       <h3>
-        {s.name} <span className={`badge ${active ? "state-completed" : "state-cancelled"}`}>{active ? "Active" : "Paused"}</span>
+        <Untrusted text={s.name} /> <span className={`badge ${active ? "state-completed" : "state-cancelled"}`}>{active ? "Active" : "Paused"}</span>
       </h3>
-      <p className="mono">{whenText(s)}</p>
+      <p className="mono">
+        <Untrusted text={whenText(s)} />
+      </p>
       <h4>{active ? "Next fire times" : "Next fire times once resumed"}</h4>
       {preview.isPending && <Loading what="Computing fire times" />}
       {preview.isError && <ErrorNotice error={preview.error} what="Cannot preview" onRetry={() => void preview.refetch()} />}
       {preview.data && preview.data.fireTimes.length === 0 && <p className="hint">It fires no more.</p>}
       {preview.data && preview.data.fireTimes.length > 0 && (
-        <ol className="fire-times" aria-label={`Next fire times of ${s.name}`}>
+        <ol className="fire-times" aria-label={showUntrusted(`Next fire times of ${s.name}`)}>
           {preview.data.fireTimes.map((f, i) => (
             <li key={i}>
-              <span className="mono">{f.localTime}</span> <span className="hint">({formatTime(f.time)} your time)</span>
+              <Untrusted className="mono" text={f.localTime} /> <span className="hint">({formatTime(f.time)} your time)</span>
               {f.dstNote && (
-                <span className="badge dst" title={f.dstNote}>
-                  DST: {f.dstNote}
+                <span className="badge dst" title={showUntrusted(f.dstNote)}>
+                  DST: <Untrusted text={f.dstNote} />
                 </span>
               )}
             </li>
@@ -98,7 +102,7 @@ function ScheduleCard({ schedule: s, canPause }: { schedule: Schedule; canPause:
       {!active && <p className="hint">Paused: it creates no runs until resumed.</p>}
       {canPause && (
         <button type="button" onClick={() => toggle.mutate()} disabled={toggle.isPending}>
-          {active ? `Pause schedule ${s.name}` : `Resume schedule ${s.name}`}
+          {showUntrusted(active ? `Pause schedule ${s.name}` : `Resume schedule ${s.name}`)}
         </button>
       )}
       {toggle.isSuccess && <InfoNotice>{toggle.data}</InfoNotice>}

@@ -1,12 +1,12 @@
+import { Untrusted } from "../../components/Untrusted";
+
 /** Shows a deployment's tags as badges, or "none". */
 export function Tags({ tags }: { tags: string[] }) {
   if (tags.length === 0) return <span className="hint">none</span>;
   return (
     <span className="tags">
       {tags.map((t) => (
-        <span key={t} className="badge">
-          {t}
-        </span>
+        <Untrusted key={t} className="badge" text={t} />
       ))}
     </span>
   );

@@ -5,6 +5,8 @@ import { DeploymentService, type DeploymentVersion } from "../../gen/ferry/v1/de
 import { EmptyState, ErrorNotice, Loading } from "../../components/Notice";
 import { diffLines, hasChanges } from "../../lib/diff";
 import { formatTime } from "../../lib/time";
+import { Untrusted } from "../../components/Untrusted";
+import { showUntrusted } from "../../lib/bidi";
 import { specText } from "./spec";
 
 /** Lists a deployment's versions and shows a line diff between two of them. */
@@ -38,9 +40,9 @@ export function Versions({ name, current }: { name: string; current: number }) {
                   {v.version === current && <span className="hint"> (current)</span>}
                 </th>
                 <td>{formatTime(v.createTime)}</td>
-                <td>{v.createdBy || "—"}</td>
-                <td className="mono" title={v.specHash}>
-                  {v.specHash.slice(0, 12)}
+                <td>{v.createdBy ? <Untrusted text={v.createdBy} /> : "—"}</td>
+                <td className="mono" title={showUntrusted(v.specHash)}>
+                  {showUntrusted(v.specHash.slice(0, 12))}
                 </td>
               </tr>
             ))}
@@ -92,7 +94,7 @@ function VersionDiff({ versions }: { versions: DeploymentVersion[] }) {
             {diff.map((l, i) => (
               <div key={i} className={l.op === "+" ? "diff-add" : l.op === "-" ? "diff-del" : "diff-same"}>
                 {l.op === " " ? "  " : `${l.op} `}
-                {l.text}
+                {showUntrusted(l.text)}
               </div>
             ))}
           </pre>

@@ -2,6 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { EmptyState, ErrorNotice, Loading } from "../../components/Notice";
 import { RunLink } from "../../components/RunLink";
+import { Untrusted } from "../../components/Untrusted";
 import { ConcurrencyLimitService } from "../../gen/ferry/v1/limits_pb";
 import { refreshMs } from "./queries";
 
@@ -47,8 +48,10 @@ export function LimitsSection() {
             <tbody>
               {limits.data.limits.map((l) => (
                 <tr key={l.name}>
-                  <th scope="row">{l.name}</th>
-                  <td>{l.tags.length === 0 ? <span className="hint">deployments naming it</span> : l.tags.join(", ")}</td>
+                  <th scope="row">
+                    <Untrusted text={l.name} />
+                  </th>
+                  <td>{l.tags.length === 0 ? <span className="hint">deployments naming it</span> : <Untrusted text={l.tags.join(", ")} />}</td>
                   <td className="num">
                     {l.activeRunIds.length} of {l.slots}
                   </td>
@@ -62,7 +65,7 @@ export function LimitsSection() {
                     ))}
                     {l.activeRunIds.length > shownHolders && <span className="hint"> and {l.activeRunIds.length - shownHolders} more</span>}
                   </td>
-                  <td>{l.description || <span className="hint">—</span>}</td>
+                  <td>{l.description ? <Untrusted text={l.description} /> : <span className="hint">—</span>}</td>
                 </tr>
               ))}
             </tbody>

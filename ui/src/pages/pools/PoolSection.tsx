@@ -1,12 +1,14 @@
 import { useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
+import { ConfirmButton } from "../../components/Confirm";
 import { ErrorNotice, InfoNotice, Loading } from "../../components/Notice";
+import { Untrusted } from "../../components/Untrusted";
+import { showUntrusted } from "../../lib/bidi";
 import { PauseService } from "../../gen/ferry/v1/pause_pb";
 import { WorkPoolService, type Agent, type WorkPool } from "../../gen/ferry/v1/work_pool_pb";
 import { prettyJson } from "../../lib/json";
 import { formatRelative, formatTime } from "../../lib/time";
-import type { Confirmation } from "./ConfirmDialog";
 import { healthName } from "./health";
 import { healthOf, poolKeys, poolTypeName, refreshMs } from "./queries";
 import { useSingleMutation } from "../../lib/action";
@@ -26,8 +28,8 @@ type Outcome = { ok: true; text: string } | { ok: false; error: unknown; what: s
 
 /** Shows one work pool: its settings, its queues and its agents, with pause
  * and resume of the pool and of each queue, and drain and undrain of each
- * agent. confirm asks the person first. */
-export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date; confirm: (c: Confirmation) => void }) {
+ * agent, each after a confirmation. */
+export function PoolSection({ pool, now }: { pool: WorkPool; now: Date }) {
   const pools = useClient(WorkPoolService);
   const pauses = useClient(PauseService);
   const qc = useQueryClient();
@@ -92,48 +94,58 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
     onSettled: () => void qc.invalidateQueries({ queryKey: poolKeys.agents(pool.name) }),
   });
 
-  const askDrain = (agent: Agent, wantDrain: boolean) => {
-    confirm({
-      title: `${wantDrain ? "Drain" : "Undrain"} agent ${agent.name}?`,
-      body: wantDrain
-        ? `Agent ${agent.name} of pool ${pool.name} will be offered no new runs until it is undrained, even after it reconnects; ${heldRuns(agent.activeRuns)}.`
-        : `Agent ${agent.name} of pool ${pool.name} will be offered runs again` +
-          (agent.draining ? ", once it is no longer shutting down." : "."),
-      confirm: wantDrain ? "Drain agent" : "Undrain agent",
-      onConfirm: () => drain.mutate({ agent, drain: wantDrain }),
-    });
-  };
+  /** The confirmation of draining (wantDrain) or undraining an agent. */
+  const drainButton = (agent: Agent, wantDrain: boolean) => (
+    <ConfirmButton
+      label={wantDrain ? "Drain" : "Undrain"}
+      name={`${wantDrain ? "Drain" : "Undrain"} agent ${agent.name} of pool ${pool.name}`}
+      tone={wantDrain ? undefined : "primary"}
+      title={`${wantDrain ? "Drain" : "Undrain"} agent ${agent.name}?`}
+      body={
+        wantDrain
+          ? `Agent ${agent.name} of pool ${pool.name} will be offered no new runs until it is undrained, even after it reconnects; ${heldRuns(agent.activeRuns)}.`
+          : `Agent ${agent.name} of pool ${pool.name} will be offered runs again` + (agent.draining ? ", once it is no longer shutting down." : ".")
+      }
+      confirmLabel={wantDrain ? "Drain agent" : "Undrain agent"}
+      busy={drain.isPending && drain.variables?.agent.id === agent.id}
+      disabled={drain.isPending}
+      onConfirm={() => drain.mutate({ agent, drain: wantDrain })}
+    />
+  );
 
-  const ask = (target: PauseTarget, pause: boolean) => {
+  /** The confirmation of pausing (pause) or resuming a pool or queue; label is the button's text. */
+  const pauseButton = (target: PauseTarget, pause: boolean, label: string) => {
     const name = targetName(target);
-    confirm({
-      title: `${pause ? "Pause" : "Resume"} ${name}?`,
-      body: pause
-        ? `The dispatcher will offer none of the scheduled runs of ${name} to agents until it is resumed. Runs already claimed carry on.`
-        : `The scheduled runs of ${name} will be offered to agents again.`,
-      confirm: `${pause ? "Pause" : "Resume"} ${target.queue === "" ? "pool" : "queue"}`,
-      onConfirm: () => toggle.mutate({ target, pause }),
-    });
+    const verb = pause ? "Pause" : "Resume";
+    return (
+      <ConfirmButton
+        label={label}
+        name={`${verb} ${name}`}
+        tone={target.queue === "" ? (pause ? "danger" : "primary") : undefined}
+        title={`${verb} ${name}?`}
+        body={
+          pause
+            ? `The dispatcher will offer none of the scheduled runs of ${name} to agents until it is resumed. Runs already claimed carry on.`
+            : `The scheduled runs of ${name} will be offered to agents again.`
+        }
+        confirmLabel={`${verb} ${target.queue === "" ? "pool" : "queue"}`}
+        busy={toggle.isPending && toggle.variables?.target.queue === target.queue}
+        disabled={toggle.isPending}
+        onConfirm={() => toggle.mutate({ target, pause })}
+      />
+    );
   };
 
   const headingId = `pool-${pool.name}`;
-  const template = prettyJson(pool.baseJobTemplate);
+  const template = showUntrusted(prettyJson(pool.baseJobTemplate));
   return (
     <section className="pool" aria-labelledby={headingId}>
       <div className="pool-head">
         <h2 id={headingId}>
-          Pool {pool.name}{" "}
+          Pool <Untrusted text={pool.name} />{" "}
           <span className={`badge ${pool.paused ? "state-cancelled" : "state-completed"}`}>{pool.paused ? "Paused" : "Active"}</span>
         </h2>
-        <button
-          type="button"
-          className={pool.paused ? "primary" : "danger"}
-          disabled={toggle.isPending}
-          aria-label={`${pool.paused ? "Resume" : "Pause"} pool ${pool.name}`}
-          onClick={() => ask({ pool: pool.name, queue: "" }, !pool.paused)}
-        >
-          {pool.paused ? "Resume pool" : "Pause pool"}
-        </button>
+        {pauseButton({ pool: pool.name, queue: "" }, !pool.paused, pool.paused ? "Resume pool" : "Pause pool")}
       </div>
       {outcome?.ok === true && <InfoNotice>{outcome.text}</InfoNotice>}
       {outcome?.ok === false && <ErrorNotice error={outcome.error} what={outcome.what} />}
@@ -144,7 +156,7 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
         <dt>Concurrency limit</dt>
         <dd>{pool.concurrencyLimit === 0 ? "No limit" : `${pool.concurrencyLimit} active runs at once`}</dd>
         <dt>Description</dt>
-        <dd>{pool.description || <span className="hint">None</span>}</dd>
+        <dd>{pool.description ? <Untrusted text={pool.description} /> : <span className="hint">None</span>}</dd>
         <dt>Created</dt>
         <dd>{formatTime(pool.createTime)}</dd>
       </dl>
@@ -179,21 +191,16 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
             <tbody>
               {queues.data.workQueues.map((q) => (
                 <tr key={q.name}>
-                  <th scope="row">{q.name}</th>
+                  <th scope="row">
+                    <Untrusted text={q.name} />
+                  </th>
                   <td className="num">{q.priority}</td>
                   <td>
                     <span className={`badge ${q.paused ? "state-cancelled" : "state-completed"}`}>{q.paused ? "Paused" : "Active"}</span>
                   </td>
                   <td>{q.concurrencyLimit === 0 ? "No limit" : q.concurrencyLimit}</td>
                   <td>
-                    <button
-                      type="button"
-                      disabled={toggle.isPending}
-                      aria-label={`${q.paused ? "Resume" : "Pause"} queue ${q.name} of pool ${pool.name}`}
-                      onClick={() => ask({ pool: pool.name, queue: q.name }, !q.paused)}
-                    >
-                      {q.paused ? "Resume" : "Pause"}
-                    </button>
+                    {pauseButton({ pool: pool.name, queue: q.name }, !q.paused, q.paused ? "Resume" : "Pause")}
                   </td>
                 </tr>
               ))}
@@ -207,10 +214,12 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
       {agents.isError && <ErrorNotice error={agents.error} what={`Cannot list the agents of pool ${pool.name}`} onRetry={() => void agents.refetch()} />}
       {agents.isSuccess && agents.data.agents.length === 0 && (
         <div className="empty" role="status">
-          <strong>No agent has connected to pool {pool.name}.</strong>
+          <strong>
+            No agent has connected to pool <Untrusted text={pool.name} />.
+          </strong>
           <div>
             Where the runs should execute, create a token with{" "}
-            <code>ferry agent token create --pool {pool.name} --name NAME &gt; agent-token</code>, save the keys work orders are
+            <code>ferry agent token create --pool {showUntrusted(pool.name)} --name NAME &gt; agent-token</code>, save the keys work orders are
             signed with, <code>ferry keys ls --output agent &gt; trusted-keys</code>, and start{" "}
             <code>ferry-agent --server URL --token-file agent-token --trusted-keys-file trusted-keys</code>.
           </div>
@@ -240,11 +249,13 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
                 const h = healthOf(a, now);
                 return (
                   <tr key={a.id}>
-                    <th scope="row">{a.name}</th>
+                    <th scope="row">
+                      <Untrusted text={a.name} />
+                    </th>
                     <td>
                       <span className={`badge health-${h}`}>{healthName(h)}</span>
                     </td>
-                    <td>{a.version || <span className="hint">unknown</span>}</td>
+                    <td>{a.version ? <Untrusted text={a.version} /> : <span className="hint">unknown</span>}</td>
                     <td title={formatTime(a.lastHeartbeatTime)}>{formatRelative(a.lastHeartbeatTime, now)}</td>
                     <td title={formatTime(a.connectTime)}>{formatRelative(a.connectTime, now)}</td>
                     <td className="num">
@@ -254,15 +265,7 @@ export function PoolSection({ pool, now, confirm }: { pool: WorkPool; now: Date;
                       <DrainState agent={a} />
                     </td>
                     <td>
-                      <button
-                        type="button"
-                        className={a.drainRequested ? "primary" : undefined}
-                        disabled={drain.isPending}
-                        aria-label={`${a.drainRequested ? "Undrain" : "Drain"} agent ${a.name} of pool ${pool.name}`}
-                        onClick={() => askDrain(a, !a.drainRequested)}
-                      >
-                        {a.drainRequested ? "Undrain" : "Drain"}
-                      </button>
+                      {drainButton(a, !a.drainRequested)}
                     </td>
                   </tr>
                 );
@@ -285,7 +288,7 @@ function DrainState({ agent }: { agent: Agent }) {
         <>
           <span className="badge state-cancelling">Draining (requested by an operator)</span>
           <span className="hint">
-            {agent.drainRequestedBy === "" ? "requested" : `by ${agent.drainRequestedBy}`}, {formatTime(agent.drainRequestTime)}
+            {agent.drainRequestedBy === "" ? "requested" : <>by <Untrusted text={agent.drainRequestedBy} /></>}, {formatTime(agent.drainRequestTime)}
           </span>
         </>
       )}

@@ -5,6 +5,8 @@ import { RunService, WaitReasonCode, type WaitReason } from "../../gen/ferry/v1/
 import { ErrorNotice, Loading } from "../../components/Notice";
 import { formatRelative, formatTime } from "../../lib/time";
 import { shortId } from "./format";
+import { Untrusted } from "../../components/Untrusted";
+import { showUntrusted } from "../../lib/bidi";
 
 /** Says why a scheduled or pending run is not running, refreshed every few
  * seconds; version changes whenever the run does, to ask again at once. */
@@ -39,10 +41,10 @@ function Reason({ r }: { r: WaitReason }) {
   const until = r.until;
   return (
     <li data-code={WaitReasonCode[r.code]}>
-      <strong>{r.message || WaitReasonCode[r.code]}</strong>
+      <strong>{r.message ? <Untrusted text={r.message} /> : WaitReasonCode[r.code]}</strong>
       {r.limit !== "" && (
         <div className="hint">
-          Limit: <code>{r.limit}</code>
+          Limit: <code>{showUntrusted(r.limit)}</code>
         </div>
       )}
       {r.holdingRunIds.length > 0 && (
@@ -61,7 +63,7 @@ function Reason({ r }: { r: WaitReason }) {
       {r.runsAhead > 0 && <div className="hint">{r.runsAhead} due run{r.runsAhead === 1 ? "" : "s"} ahead of it</div>}
       {r.agentId !== "" && (
         <div className="hint">
-          Agent: <span className="mono">{r.agentId}</span>
+          Agent: <Untrusted className="mono" text={r.agentId} />
         </div>
       )}
       {until && (

@@ -1,6 +1,6 @@
-import { useEffect, useRef, useState } from "react";
 import { useClient } from "../../api/clients";
 import { RunService, RunState, type Run } from "../../gen/ferry/v1/run_pb";
+import { ConfirmButton } from "../../components/Confirm";
 import { ErrorNotice, InfoNotice } from "../../components/Notice";
 import { isFinal, stateName } from "../../components/runState";
 import { useSingleMutation } from "../../lib/action";
@@ -19,13 +19,10 @@ export function canCancel(s: RunState): boolean {
  * onChanged receives the run as the server answered. */
 export function RunActions({ run, onChanged }: { run: Run; onChanged: (r: Run) => void }) {
   const client = useClient(RunService);
-  const [confirming, setConfirming] = useState(false);
-  const confirmRef = useRef<HTMLButtonElement>(null);
 
   const cancel = useSingleMutation({
     mutationFn: () => client.cancelRun({ id: run.id, reason: "cancelled from the web UI" }),
     onSuccess: (r) => {
-      setConfirming(false);
       if (r.run) onChanged(r.run);
     },
   });
@@ -36,25 +33,29 @@ export function RunActions({ run, onChanged }: { run: Run; onChanged: (r: Run) =
     },
   });
 
-  useEffect(() => {
-    if (confirming) confirmRef.current?.focus();
-  }, [confirming]);
-
   return (
     <div className="run-actions">
       <div className="page-actions">
-        {canCancel(run.state) && !confirming && (
-          <button
-            type="button"
-            className="danger"
-            onClick={() => {
+        {canCancel(run.state) && (
+          <ConfirmButton
+            label="Cancel run"
+            title="Cancel this run?"
+            body={
+              (run.state === RunState.RUNNING
+                ? "Its agent is asked to stop the process; the run ends as Cancelled."
+                : "It has not started and will not start.") + " You can retry it afterwards."
+            }
+            confirmLabel="Yes, cancel the run"
+            cancelLabel="Keep it"
+            tone="danger"
+            busy={cancel.isPending}
+            busyLabel="Cancelling…"
+            onOpen={() => {
               retry.reset();
               cancel.reset();
-              setConfirming(true);
             }}
-          >
-            Cancel run
-          </button>
+            onConfirm={() => cancel.mutate()}
+          />
         )}
         {canRetry(run.state) && (
           <button
@@ -70,25 +71,6 @@ export function RunActions({ run, onChanged }: { run: Run; onChanged: (r: Run) =
           </button>
         )}
       </div>
-      {confirming && canCancel(run.state) && (
-        <div className="notice notice-warn run-confirm" role="alertdialog" aria-labelledby="cancel-q" aria-describedby="cancel-d">
-          <strong id="cancel-q">Cancel this run?</strong>
-          <p id="cancel-d">
-            {run.state === RunState.RUNNING
-              ? "Its agent is asked to stop the process; the run ends as Cancelled."
-              : "It has not started and will not start."}{" "}
-            You can retry it afterwards.
-          </p>
-          <div className="page-actions">
-            <button ref={confirmRef} type="button" className="danger" disabled={cancel.isPending} onClick={() => cancel.mutate()}>
-              {cancel.isPending ? "Cancelling…" : "Yes, cancel the run"}
-            </button>
-            <button type="button" disabled={cancel.isPending} onClick={() => setConfirming(false)}>
-              Keep it
-            </button>
-          </div>
-        </div>
-      )}
       {cancel.isError && <ErrorNotice error={cancel.error} what="Cannot cancel the run" />}
       {retry.isError && <ErrorNotice error={retry.error} what="Cannot retry the run" />}
       {cancel.isSuccess && cancel.data.run && (

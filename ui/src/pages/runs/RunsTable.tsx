@@ -69,9 +69,7 @@ export function RunsTable({ runs, now }: { runs: readonly Run[]; now: Date }) {
                   {r.agentId === "" ? (
                     <span className="hint">—</span>
                   ) : (
-                    <span className="mono" title={r.agentId}>
-                      {shortId(r.agentId)}
-                    </span>
+                    <Untrusted className="mono" title={r.agentId} text={shortId(r.agentId)} />
                   )}
                 </td>
               </tr>

@@ -2,6 +2,7 @@ import { StateBadge } from "../../components/StateBadge";
 import { formatDuration, formatTime } from "../../lib/time";
 import type { RunStateChange } from "../../gen/ferry/v1/run_pb";
 import { buildTimeline } from "./history";
+import { Untrusted } from "../../components/Untrusted";
 
 /** Shows a run's state history by attempt, with the time spent in each state. */
 export function Timeline({ changes, final, now }: { changes: readonly RunStateChange[]; final: boolean; now: Date }) {
@@ -30,8 +31,13 @@ export function Timeline({ changes, final, now }: { changes: readonly RunStateCh
                 )}
                 {(e.change.message !== "" || e.change.actor !== "") && (
                   <div className="hint">
-                    {e.change.message}
-                    {e.change.actor !== "" && <> (by {e.change.actor})</>}
+                    {e.change.message !== "" && <Untrusted text={e.change.message} />}
+                    {e.change.actor !== "" && (
+                      <>
+                        {" "}
+                        (by <Untrusted text={e.change.actor} />)
+                      </>
+                    )}
                   </div>
                 )}
               </li>
