@@ -3,7 +3,7 @@ import type { Browser, Page } from "playwright-core";
 import { AuditDecision, AuditService } from "../src/gen/ferry/v1/audit_pb";
 import { APIKeyService } from "../src/gen/ferry/v1/identity_pb";
 import { PolicyKind, PolicyService } from "../src/gen/ferry/v1/policy_pb";
-import { adminClient, env, launchBrowser, newPage, screenshot, signIn } from "./browser";
+import { adminClient, env, focused, launchBrowser, newPage, screenshot, signIn } from "./browser";
 
 let browser: Browser;
 let viewer: { secret: string; actor: string };
@@ -134,6 +134,9 @@ describe("policies", () => {
     await page.getByRole("button", { name: "Yes, activate" }).click();
     await page.getByText(`Version 1 of ${policyName} is now in effect.`).waitFor();
     await row(page, policyName).filter({ hasText: "version 1" }).waitFor();
+    // The Activate button left with the change; focus went to the policy's
+    // title, which says what is active, not to the page's body.
+    await expect.poll(() => focused(page)).toMatch(new RegExp(`^H2 .*policy ${policyName} version 1 active$`));
 
     // Dry run: an admin deleting the protected pool is denied by the workspace policy.
     await page.getByLabel("Procedure", { exact: true }).fill("/ferry.v1.WorkPoolService/DeleteWorkPool");
@@ -158,6 +161,7 @@ describe("policies", () => {
     await page.getByRole("button", { name: `Deactivate ${policyName}` }).click();
     await page.getByRole("button", { name: "Yes, deactivate" }).click();
     await page.getByText(`${policyName} is no longer in effect`).waitFor();
+    await expect.poll(() => focused(page)).toMatch(new RegExp(`^H2 .*policy ${policyName} inactive$`));
     const { policies } = await adminClient(PolicyService).listPolicies({ kind: PolicyKind.AUTHZ });
     expect(policies.find((p) => p.name === policyName)?.activeVersion).toBe(0);
   });
@@ -203,6 +207,8 @@ describe("API keys", () => {
     await page.getByRole("button", { name: `Yes, revoke ${name}` }).click();
     await page.getByText(`Key ${name}`).filter({ hasText: "is revoked" }).waitFor();
     await expect.poll(() => keyRow.textContent()).toContain("revoked");
+    // The Revoke button left with the change; focus went to the list's heading.
+    await expect.poll(() => focused(page)).toBe("H2 Keys of this workspace");
     expect((await call("/ferry.v1.AuthService/WhoAmI", secret)).status).toBe(401);
   });
 

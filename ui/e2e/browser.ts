@@ -69,3 +69,14 @@ export function adminClient<T extends DescService>(service: T): Client<T> {
   });
   return createClient(service, transport);
 }
+
+/** Describes the element with keyboard focus as its tag and accessible
+ * text, such as "BUTTON Resume deployment"; "BODY" when focus fell to the page. */
+export function focused(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (el === null || el === document.body) return "BODY";
+    const text = (el.getAttribute("aria-label") ?? el.textContent ?? "").replace(/\s+/g, " ").trim();
+    return `${el.tagName} ${text}`;
+  });
+}

@@ -5,7 +5,7 @@ import { UserService } from "../src/gen/ferry/v1/identity_pb";
 import { PauseService } from "../src/gen/ferry/v1/pause_pb";
 import { RunService, RunState } from "../src/gen/ferry/v1/run_pb";
 import { WorkPoolService } from "../src/gen/ferry/v1/work_pool_pb";
-import { adminClient, launchBrowser, newPage, screenshot, signIn } from "./browser";
+import { adminClient, focused, launchBrowser, newPage, screenshot, signIn } from "./browser";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -15,6 +15,7 @@ afterAll(async () => {
   await browser?.close();
   // Other files share the server: pool e2e must end up running whatever happened here.
   await adminClient(PauseService).resume({ target: { pool: "e2e" } });
+  await adminClient(PauseService).resume({ target: { pool: "e2e", queue: "default" } });
 });
 
 /** Creates a run that fails (exit code 3) on pool e2e and waits until it has. */
@@ -96,6 +97,8 @@ describe("pools", () => {
     await pool.getByRole("status").filter({ hasText: "Pool e2e paused" }).waitFor();
     await pool.getByRole("button", { name: "Resume pool e2e" }).waitFor();
     expect(await pool.getByRole("heading", { name: /Pool e2e/ }).textContent()).toContain("Paused");
+    // The button stays, reading Resume, and keeps focus.
+    await expect.poll(() => focused(page)).toBe("BUTTON Resume pool e2e");
     expect((await adminClient(WorkPoolService).getWorkPool({ name: "e2e" })).workPool?.paused).toBe(true);
 
     // Cancel leaves it as it is.
@@ -108,6 +111,19 @@ describe("pools", () => {
     await pool.getByRole("status").filter({ hasText: "Pool e2e resumed" }).waitFor();
     await pool.getByRole("button", { name: "Pause pool e2e" }).waitFor();
     expect((await adminClient(WorkPoolService).getWorkPool({ name: "e2e" })).workPool?.paused).toBe(false);
+    await expect.poll(() => focused(page)).toBe("BUTTON Pause pool e2e");
+
+    // A queue pauses and resumes the same way, its button keeping focus.
+    const queueRow = pool.getByRole("row").filter({ has: page.getByRole("rowheader", { name: "default" }) });
+    await queueRow.getByRole("button", { name: "Pause queue default of pool e2e" }).click();
+    await page.getByRole("alertdialog", { name: "Pause queue default of pool e2e?" }).getByRole("button", { name: "Pause queue" }).click();
+    await pool.getByRole("status").filter({ hasText: "Queue default of pool e2e paused" }).waitFor();
+    await expect.poll(() => focused(page)).toBe("BUTTON Resume queue default of pool e2e");
+    expect(await queueRow.textContent()).toContain("Paused");
+    await queueRow.getByRole("button", { name: "Resume queue default of pool e2e" }).click();
+    await page.getByRole("alertdialog", { name: "Resume queue default of pool e2e?" }).getByRole("button", { name: "Resume queue" }).click();
+    await pool.getByRole("status").filter({ hasText: "Queue default of pool e2e resumed" }).waitFor();
+    await expect.poll(() => focused(page)).toBe("BUTTON Pause queue default of pool e2e");
 
     // At 375 px the page scrolls only inside its tables.
     const narrow = await newPage(browser, 375, 800);

@@ -4,7 +4,7 @@ import { DeploymentService } from "../src/gen/ferry/v1/deployment_pb";
 import { RunService } from "../src/gen/ferry/v1/run_pb";
 import { ScheduleKind, ScheduleService } from "../src/gen/ferry/v1/schedule_pb";
 import { member, parseJson } from "../src/lib/json";
-import { adminClient, launchBrowser, newPage, screenshot, signIn } from "./browser";
+import { adminClient, focused, launchBrowser, newPage, screenshot, signIn } from "./browser";
 
 // A deployment of this file only: its "day" parameter has a format the
 // form leaves to the server, and it is applied twice to get two versions.
@@ -197,6 +197,8 @@ describe("deployments", () => {
 
     await card.getByRole("button", { name: "Resume schedule nightly" }).click();
     await card.getByText("Resumed nightly.").waitFor();
+    // The button stays focusable while the call runs, so focus stays on it.
+    await expect.poll(() => focused(page)).toBe("BUTTON Pause schedule nightly");
     await expect.poll(() => card.locator(".badge").first().textContent()).toBe("Active");
     await card.getByRole("button", { name: "Pause schedule nightly" }).click();
     await card.getByText(/^Paused nightly; \d+ future runs? cancelled\.$/).waitFor();
@@ -213,22 +215,42 @@ describe("deployments", () => {
     // Only the button that changes something is offered.
     await page.getByRole("button", { name: "Pause deployment" }).waitFor();
     expect(await page.getByRole("button", { name: "Resume deployment" }).count()).toBe(0);
+    // Pausing asks first; backing out changes nothing and keeps focus on the button.
     await page.getByRole("button", { name: "Pause deployment" }).click();
+    const ask = page.getByRole("alertdialog", { name: `Pause deployment ${forms}?` });
+    expect(await ask.textContent()).toContain("Runs already claimed carry on.");
+    await ask.getByRole("button", { name: "Cancel" }).click();
+    await expect.poll(() => ask.count()).toBe(0);
+    expect(await focused(page)).toBe("BUTTON Pause deployment");
+    expect(await paused()).toBe(false);
+
+    await page.getByRole("button", { name: "Pause deployment" }).click();
+    await ask.getByRole("button", { name: `Yes, pause ${forms}` }).click();
     await say(`Paused ${forms}: its runs stay scheduled until you resume it.`);
     await page.getByRole("button", { name: "Resume deployment" }).waitFor();
     expect(await page.getByRole("button", { name: "Pause deployment" }).count()).toBe(0);
     expect(await paused()).toBe(true);
+    // Focus stays on the button, which now offers Resume, not on the page's body.
+    expect(await focused(page)).toBe("BUTTON Resume deployment");
 
     // The list shows it paused too.
     await page.goto("/deployments");
     const row = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: forms }) });
     await expect.poll(() => row.getByRole("cell").nth(6).textContent()).toBe("Paused");
 
+    // Resuming asks too, and works from the keyboard alone: Enter on the
+    // button, then Enter on the confirming button, which has focus.
     await page.goto(`/deployments/${forms}`);
-    await page.getByRole("button", { name: "Resume deployment" }).click();
+    await page.getByRole("button", { name: "Resume deployment" }).focus();
+    await page.keyboard.press("Enter");
+    const askResume = page.getByRole("alertdialog", { name: `Resume deployment ${forms}?` });
+    await askResume.waitFor();
+    await expect.poll(() => focused(page)).toBe(`BUTTON Yes, resume ${forms}`);
+    await page.keyboard.press("Enter");
     await say(`Resumed ${forms}: its runs are offered to agents again.`);
     await page.getByRole("button", { name: "Pause deployment" }).waitFor();
     expect(await page.getByRole("button", { name: "Resume deployment" }).count()).toBe(0);
+    expect(await focused(page)).toBe("BUTTON Pause deployment");
     expect(await paused()).toBe(false);
   });
 

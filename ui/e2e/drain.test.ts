@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { WorkPoolService } from "../src/gen/ferry/v1/work_pool_pb";
-import { adminClient, launchBrowser, newPage, screenshot, signIn } from "./browser";
+import { adminClient, focused, launchBrowser, newPage, screenshot, signIn } from "./browser";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -44,6 +44,8 @@ describe("drain", () => {
     await dialog.getByRole("button", { name: "Drain agent" }).click();
     await pool.getByRole("status").filter({ hasText: "Agent e2e-agent is draining: it is offered no new runs" }).waitFor();
     await agentRow.getByText("Draining (requested by an operator)").waitFor();
+    // The button stays, reading Undrain, and keeps focus.
+    await expect.poll(() => focused(page)).toBe("BUTTON Undrain agent e2e-agent of pool e2e");
     expect(await agentRow.getByText("Draining (agent shutting down)").count()).toBe(0);
     const drained = await e2eAgent();
     expect(drained.drainRequested).toBe(true);
@@ -66,6 +68,7 @@ describe("drain", () => {
     await pool.getByRole("status").filter({ hasText: "Agent e2e-agent undrained: it is offered runs again." }).waitFor();
     await agentRow.getByRole("button", { name: "Drain agent e2e-agent of pool e2e" }).waitFor();
     expect(await agentRow.getByText("Draining (requested by an operator)").count()).toBe(0);
+    await expect.poll(() => focused(page)).toBe("BUTTON Drain agent e2e-agent of pool e2e");
     expect((await e2eAgent()).drainRequested).toBe(false);
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { RunService, RunState } from "../src/gen/ferry/v1/run_pb";
-import { adminClient, launchBrowser, newPage, screenshot, signIn } from "./browser";
+import { adminClient, focused, launchBrowser, newPage, screenshot, signIn } from "./browser";
 
 const runs = adminClient(RunService);
 let browser: Browser;
@@ -115,6 +115,9 @@ describe("run page", () => {
     expect((await runs.getRun({ id })).run?.state).toBe(RunState.CANCELLED);
     await page.getByRole("button", { name: "Retry" }).waitFor();
     expect(await page.getByRole("button", { name: "Cancel run" }).count()).toBe(0);
+    // The Cancel button left with the change; focus went to Retry when the
+    // answer offered it at once, or else to the page's title, never the body.
+    expect(await focused(page)).toMatch(/^(BUTTON Retry|H1 Run \S+)$/);
   });
 
   it("retries a cancelled run as a new attempt", async () => {
@@ -128,6 +131,8 @@ describe("run page", () => {
 
     await page.getByRole("button", { name: "Retry" }).click();
     await page.getByText(/^Retry scheduled: attempt 2 of 2 is /).waitFor();
+    // Retry left with the change and Cancel run took its place, and focus.
+    await expect.poll(() => focused(page)).toBe("BUTTON Cancel run");
     await page.getByText("Attempt 2 of 2", { exact: true }).waitFor();
     await page.getByRole("region", { name: "Attempt 2" }).waitFor();
     // The new attempt is not yet due at its expected start, so it starts now

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { useRef, useState } from "react";
 import { useSingleMutation } from "../lib/action";
 import { ConfirmButton } from "./Confirm";
 
@@ -93,5 +94,89 @@ describe("ConfirmButton", () => {
     expect(trigger().textContent).toBe("Revoke");
     expect(trigger().getAttribute("aria-disabled")).toBeNull();
     expect(calls).toEqual([1]);
+  });
+});
+
+/** Renders a key list whose Revoke button leaves once the revoke succeeds,
+ * or when hide is called (as when a poll finds the key revoked elsewhere),
+ * with focusAfter naming the list's heading unless bare. */
+function setupLeaving(bare = false) {
+  const pending: (() => void)[] = [];
+  let hide = () => {};
+  function Page() {
+    const heading = useRef<HTMLHeadingElement>(null);
+    const [gone, setGone] = useState(false);
+    hide = () => setGone(true);
+    const m = useSingleMutation({ mutationFn: () => new Promise<void>((ok) => pending.push(ok)) });
+    return (
+      <>
+        <h2 ref={heading} tabIndex={-1}>
+          Keys
+        </h2>
+        {m.isSuccess || gone ? (
+          <span>revoked</span>
+        ) : (
+          <ConfirmButton
+            label="Revoke"
+            title="Revoke ci?"
+            confirmLabel="Yes, revoke ci"
+            busy={m.isPending}
+            focusAfter={bare ? undefined : () => heading.current}
+            onConfirm={() => m.mutate()}
+          />
+        )}
+      </>
+    );
+  }
+  render(
+    <QueryClientProvider client={new QueryClient()}>
+      <Page />
+    </QueryClientProvider>,
+  );
+  return { pending, hide: () => hide() };
+}
+
+describe("ConfirmButton leaving the page", () => {
+  afterEach(cleanup);
+
+  it("moves focus to focusAfter when its action removes it", async () => {
+    const { pending } = setupLeaving();
+    fireEvent.click(screen.getByRole("button", { name: "Revoke" }));
+    fireEvent.click(screen.getByRole("button", { name: "Yes, revoke ci" }));
+    // Closing the question returns focus to the button, not to focusAfter.
+    expect(document.activeElement).toBe(screen.getByRole("button", { name: "Revoke" }));
+    await waitFor(() => expect(pending).toHaveLength(1));
+    expect(document.activeElement).toBe(screen.getByRole("button", { name: "Revoke…" }));
+    await act(async () => pending[0]!());
+    await screen.findByText("revoked");
+    expect(screen.queryByRole("button")).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole("heading", { name: "Keys" }));
+  });
+
+  it("moves focus to focusAfter when it leaves while its question has focus", async () => {
+    const { hide } = setupLeaving();
+    fireEvent.click(screen.getByRole("button", { name: "Revoke" }));
+    expect(document.activeElement).toBe(screen.getByRole("button", { name: "Yes, revoke ci" }));
+    await act(async () => hide());
+    expect(screen.queryByRole("alertdialog")).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole("heading", { name: "Keys" }));
+  });
+
+  it("leaves focus alone when it leaves without having it", async () => {
+    const { hide } = setupLeaving();
+    expect(document.activeElement).toBe(document.body);
+    await act(async () => hide());
+    await screen.findByText("revoked");
+    expect(document.activeElement).toBe(document.body);
+  });
+
+  it("without focusAfter lets focus fall to the body", async () => {
+    const { pending } = setupLeaving(true);
+    fireEvent.click(screen.getByRole("button", { name: "Revoke" }));
+    fireEvent.click(screen.getByRole("button", { name: "Yes, revoke ci" }));
+    await waitFor(() => expect(pending).toHaveLength(1));
+    await act(async () => pending[0]!());
+    await screen.findByText("revoked");
+    expect(document.activeElement).toBe(document.body);
   });
 });

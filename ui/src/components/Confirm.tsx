@@ -1,5 +1,6 @@
-import { useEffect, useId, useRef, useState, type KeyboardEvent } from "react";
+import { useCallback, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import { showUntrusted } from "../lib/bidi";
+import { useRefocusOnRemoval, type FocusTarget } from "../lib/focus";
 
 /** The texts and action of a ConfirmButton. */
 export interface ConfirmButtonProps {
@@ -29,6 +30,12 @@ export interface ConfirmButtonProps {
   disabled?: boolean;
   /** tone colours the button: "danger" for destructive actions, "primary" for the page's main one. */
   tone?: "danger" | "primary";
+  /** focusAfter names where focus goes when the button leaves the page while
+   * it or its question has focus, as when its action took effect and the page
+   * no longer offers it: the button that replaced it, or a heading or message
+   * with tabIndex -1. Without it focus falls to the page's body. Buttons that
+   * stay (Pause turning into Resume) keep focus and need none. */
+  focusAfter?: FocusTarget;
 }
 
 /** A button that asks before acting. Its press shows the question right
@@ -36,7 +43,8 @@ export interface ConfirmButtonProps {
  * the action and a cancelling one; focus moves to the confirming button.
  * Escape or the cancelling button closes the question without acting;
  * either way focus returns to the button. While busy or disabled the button
- * stays focusable (aria-disabled) so focus is never lost to the page.
+ * stays focusable (aria-disabled) so focus is never lost to the page, and
+ * when the button itself goes away focus moves to focusAfter.
  * Titles, bodies and labels often hold names, so bidirectional controls in
  * them are shown as escapes. */
 export function ConfirmButton({
@@ -52,13 +60,28 @@ export function ConfirmButton({
   busyLabel,
   disabled = false,
   tone,
+  focusAfter,
 }: ConfirmButtonProps) {
   const [open, setOpen] = useState(false);
-  const triggerRef = useRef<HTMLButtonElement>(null);
+  const triggerRef = useRef<HTMLButtonElement | null>(null);
+  const refocus = useRefocusOnRemoval(focusAfter);
+  const trigger = useCallback(
+    (el: HTMLButtonElement | null) => {
+      triggerRef.current = el;
+      const undo = refocus(el);
+      return () => {
+        triggerRef.current = null;
+        undo?.();
+      };
+    },
+    [refocus],
+  );
   const confirmRef = useRef<HTMLButtonElement>(null);
   const wasOpen = useRef(false);
   const id = useId();
-  useEffect(() => {
+  // A layout effect: focus is back on the button before the question's
+  // removal could be taken for the button's own (see focusAfter).
+  useLayoutEffect(() => {
     if (open) confirmRef.current?.focus();
     else if (wasOpen.current) triggerRef.current?.focus();
     wasOpen.current = open;
@@ -76,7 +99,7 @@ export function ConfirmButton({
     <>
       <button
         type="button"
-        ref={triggerRef}
+        ref={trigger}
         className={tone}
         aria-label={name === undefined ? undefined : showUntrusted(name)}
         aria-disabled={off || undefined}
@@ -98,6 +121,7 @@ export function ConfirmButton({
       {open && (
         <div
           id={`${id}-q`}
+          ref={refocus}
           className="confirm"
           role="alertdialog"
           aria-modal="false"

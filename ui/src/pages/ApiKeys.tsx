@@ -31,6 +31,8 @@ export default function ApiKeys() {
   const qc = useQueryClient();
   const [created, setCreated] = useState<NewKey | null>(null);
   const [notice, setNotice] = useState("");
+  // Where focus goes when a revoked key's Revoke button leaves the page.
+  const keysHeading = useRef<HTMLHeadingElement>(null);
   const list = useQuery({ queryKey: keysKey, queryFn: ({ signal }) => client.listAPIKeys({}, { signal }) });
   const revoke = useSingleMutation({
     mutationFn: (k: APIKey) => client.revokeAPIKey({ id: k.id }),
@@ -65,7 +67,9 @@ export default function ApiKeys() {
       )}
       {notice !== "" && <InfoNotice>{notice}</InfoNotice>}
       {revoke.isError && <ErrorNotice error={revoke.error} what={`Cannot revoke key ${revoke.variables?.name ?? ""}`} />}
-      <h2>Keys of this workspace</h2>
+      <h2 ref={keysHeading} tabIndex={-1}>
+        Keys of this workspace
+      </h2>
       {list.isPending ? (
         <Loading what="Loading API keys" />
       ) : list.isError ? (
@@ -128,6 +132,7 @@ export default function ApiKeys() {
                           confirmLabel={`Yes, revoke ${k.name}`}
                           tone="danger"
                           busy={revoke.isPending && revoke.variables?.id === k.id}
+                          focusAfter={() => keysHeading.current}
                           onConfirm={() => {
                             setNotice("");
                             revoke.mutate(k);

@@ -4,6 +4,7 @@ import { useClient } from "../api/clients";
 import { hasRole, useSession } from "../api/session";
 import { CollisionStrategy, DeploymentService, RetryCondition, type Deployment } from "../gen/ferry/v1/deployment_pb";
 import { PauseService } from "../gen/ferry/v1/pause_pb";
+import { ConfirmButton } from "../components/Confirm";
 import { ErrorNotice, InfoNotice, Loading } from "../components/Notice";
 import { PageHeader } from "../components/PageHeader";
 import { Untrusted } from "../components/Untrusted";
@@ -168,7 +169,9 @@ function concurrencyText(d: Deployment): string {
 }
 
 /** Pauses dispatch of the deployment's runs, or resumes it when paused,
- * and says what the call changed. */
+ * each after a confirmation as for pools and queues, and says what the call
+ * changed. The button stays in place with its label flipped, so focus stays
+ * on it (reading Resume after a pause). */
 function PauseButton({ name, paused }: { name: string; paused: boolean }) {
   const pause = useClient(PauseService);
   const qc = useQueryClient();
@@ -187,13 +190,26 @@ function PauseButton({ name, paused }: { name: string; paused: boolean }) {
       void qc.invalidateQueries({ queryKey: ["runs"] });
     },
   });
+  const action = paused ? "resume" : "pause";
   return (
     <div className="pause-actions">
-      <button type="button" onClick={() => m.mutate(paused ? "resume" : "pause")} disabled={m.isPending}>
-        {paused ? "Resume deployment" : "Pause deployment"}
-      </button>
+      <ConfirmButton
+        label={paused ? "Resume deployment" : "Pause deployment"}
+        busyLabel={paused ? "Resuming…" : "Pausing…"}
+        tone={paused ? "primary" : "danger"}
+        title={`${paused ? "Resume" : "Pause"} deployment ${name}?`}
+        body={
+          paused
+            ? `The scheduled runs of ${name} will be offered to agents again.`
+            : `The dispatcher will offer none of the scheduled runs of ${name} to agents until it is resumed; they stay scheduled. Runs already claimed carry on.`
+        }
+        confirmLabel={`Yes, ${action} ${name}`}
+        busy={m.isPending}
+        onOpen={() => m.reset()}
+        onConfirm={() => m.mutate(action)}
+      />
       {m.isSuccess && <InfoNotice>{m.data}</InfoNotice>}
-      {m.isError && <ErrorNotice error={m.error} what={`Cannot ${paused ? "resume" : "pause"} deployment ${name}`} />}
+      {m.isError && <ErrorNotice error={m.error} what={`Cannot ${m.variables ?? action} deployment ${name}`} />}
     </div>
   );
 }

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { Link } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
@@ -20,6 +20,10 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
   const client = useClient(PolicyService);
   const qc = useQueryClient();
   const [done, setDone] = useState("");
+  // Where focus goes when an Activate or Deactivate button leaves the page:
+  // the title, which says which version is now active.
+  const titleRef = useRef<HTMLHeadingElement>(null);
+  const focusTitle = () => titleRef.current;
   const q = useQuery({
     queryKey: [...policiesKey, "get", kind, name, version],
     queryFn: ({ signal }) => client.getPolicy({ kind, name, sourceVersion: version }, { signal }),
@@ -44,7 +48,7 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
   const source = q.data.source;
   return (
     <section aria-labelledby="policy-title" className="policy-detail">
-      <h2 id="policy-title">
+      <h2 id="policy-title" ref={titleRef} tabIndex={-1}>
         {kindLabel(kind)} policy <Untrusted text={name} />{" "}
         {active > 0 ? <span className="badge decision-allowed">version {active} active</span> : <span className="badge">inactive</span>}
       </h2>
@@ -61,6 +65,7 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
             tone="danger"
             busy={deactivate.isPending}
             disabled={activate.isPending}
+            focusAfter={focusTitle}
             onConfirm={() => {
               setDone("");
               activate.reset();
@@ -110,6 +115,7 @@ export function PolicyDetail({ kind, name, version, canWrite }: { kind: PolicyKi
                         confirmLabel={`Yes, activate version ${v.version}`}
                         busy={activate.isPending && activate.variables === v.version}
                         disabled={activate.isPending || deactivate.isPending}
+                        focusAfter={focusTitle}
                         onConfirm={() => {
                           setDone("");
                           deactivate.reset();

@@ -101,7 +101,8 @@ function ScheduleCard({ schedule: s, canPause }: { schedule: Schedule; canPause:
       )}
       {!active && <p className="hint">Paused: it creates no runs until resumed.</p>}
       {canPause && (
-        <button type="button" onClick={() => toggle.mutate()} disabled={toggle.isPending}>
+        // aria-disabled, not disabled: a disabled button drops focus to the page.
+        <button type="button" onClick={() => toggle.mutate()} aria-disabled={toggle.isPending || undefined}>
           {showUntrusted(active ? `Pause schedule ${s.name}` : `Resume schedule ${s.name}`)}
         </button>
       )}

@@ -1,9 +1,12 @@
+import { useRef } from "react";
 import { useClient } from "../../api/clients";
 import { RunService, RunState, type Run } from "../../gen/ferry/v1/run_pb";
 import { ConfirmButton } from "../../components/Confirm";
 import { ErrorNotice, InfoNotice } from "../../components/Notice";
 import { isFinal, stateName } from "../../components/runState";
+import { pageHeading } from "../../components/PageHeader";
 import { useSingleMutation } from "../../lib/action";
+import { firstPresent, useRefocusOnRemoval } from "../../lib/focus";
 
 /** Reports whether a run may be retried by hand: it ended other than completed. */
 export function canRetry(s: RunState): boolean {
@@ -16,9 +19,14 @@ export function canCancel(s: RunState): boolean {
 }
 
 /** Cancel (after a confirmation) and Retry, with their outcome in words.
- * onChanged receives the run as the server answered. */
+ * onChanged receives the run as the server answered. Each button leaves once
+ * its action took effect (or the run changed by itself); focus then moves to
+ * the other one when the run offers it, or else to the page's title. */
 export function RunActions({ run, onChanged }: { run: Run; onChanged: (r: Run) => void }) {
   const client = useClient(RunService);
+  const actionsRef = useRef<HTMLDivElement>(null);
+  const focusAfter = () => firstPresent(actionsRef.current?.querySelector<HTMLElement>(":scope > button"), pageHeading());
+  const retryRef = useRefocusOnRemoval<HTMLButtonElement>(focusAfter);
 
   const cancel = useSingleMutation({
     mutationFn: () => client.cancelRun({ id: run.id, reason: "cancelled from the web UI" }),
@@ -35,7 +43,7 @@ export function RunActions({ run, onChanged }: { run: Run; onChanged: (r: Run) =
 
   return (
     <div className="run-actions">
-      <div className="page-actions">
+      <div className="page-actions" ref={actionsRef}>
         {canCancel(run.state) && (
           <ConfirmButton
             label="Cancel run"
@@ -50,6 +58,7 @@ export function RunActions({ run, onChanged }: { run: Run; onChanged: (r: Run) =
             tone="danger"
             busy={cancel.isPending}
             busyLabel="Cancelling…"
+            focusAfter={focusAfter}
             onOpen={() => {
               retry.reset();
               cancel.reset();
@@ -60,9 +69,12 @@ export function RunActions({ run, onChanged }: { run: Run; onChanged: (r: Run) =
         {canRetry(run.state) && (
           <button
             type="button"
+            ref={retryRef}
             className="primary"
-            disabled={retry.isPending}
+            // aria-disabled, not disabled: a disabled button drops focus to the page.
+            aria-disabled={retry.isPending || undefined}
             onClick={() => {
+              if (retry.isPending) return;
               cancel.reset();
               retry.mutate();
             }}
