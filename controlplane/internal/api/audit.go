@@ -67,11 +67,17 @@ func (s *AuditServer) ListAuditEvents(
 		arg.Decision = &name
 	}
 	if t := m.GetStartTime(); t != nil {
-		v := t.AsTime()
+		v, err := filterTimeArg("start_time", t)
+		if err != nil {
+			return nil, err
+		}
 		arg.StartTime = &v
 	}
 	if t := m.GetEndTime(); t != nil {
-		v := t.AsTime()
+		v, err := filterTimeArg("end_time", t)
+		if err != nil {
+			return nil, err
+		}
 		arg.EndTime = &v
 	}
 	if arg.StartTime != nil && arg.EndTime != nil && !arg.StartTime.Before(*arg.EndTime) {

@@ -134,10 +134,10 @@ func (s *RunServer) create(ctx context.Context, templates []*ferryv1.RunTemplate
 		}
 		start := now
 		if t.GetExpectedStartTime() != nil {
-			if err := t.GetExpectedStartTime().CheckValid(); err != nil {
-				return nil, nil, errInvalid(path+".expected_start_time", "%v", err)
+			start, err = timeArg(path+".expected_start_time", t.GetExpectedStartTime(), earliestTime, now.Add(scheduleHorizon))
+			if err != nil {
+				return nil, nil, err
 			}
-			start = t.GetExpectedStartTime().AsTime()
 		}
 		priority := d.spec.GetPriority()
 		if t.Priority != nil {

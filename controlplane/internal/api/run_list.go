@@ -64,17 +64,17 @@ func (s *RunServer) runFilterOf(ctx context.Context, p auth.Principal, m *ferryv
 	slices.Sort(f.tags)
 	f.tags = slices.Compact(f.tags)
 	if t := m.GetCreatedAfter(); t != nil {
-		if err := t.CheckValid(); err != nil {
-			return f, errInvalid("created_after", "%v", err)
+		v, err := filterTimeArg("created_after", t)
+		if err != nil {
+			return f, err
 		}
-		v := t.AsTime()
 		f.after = &v
 	}
 	if t := m.GetCreatedBefore(); t != nil {
-		if err := t.CheckValid(); err != nil {
-			return f, errInvalid("created_before", "%v", err)
+		v, err := filterTimeArg("created_before", t)
+		if err != nil {
+			return f, err
 		}
-		v := t.AsTime()
 		f.before = &v
 	}
 	if f.after != nil && f.before != nil && !f.after.Before(*f.before) {
@@ -124,22 +124,32 @@ const runTokenContext = "ferry.v1.RunService/ListRuns\x00"
 // runTokenChecksumLen is how many bytes of SHA-256 a token carries.
 const runTokenChecksumLen = 8
 
-// encodeRunCursor returns the page token of c: its JSON and a checksum of
-// it, base64url-encoded. The checksum catches a token that was cut, edited
-// or mixed up; it is not a signature, and need not be: a token only picks a
-// position among runs the caller may list anyway.
-func encodeRunCursor(c runCursor) string {
+// runTokenChecksum returns the checksum of a ListRuns token's JSON b in
+// workspace ws, so that a token of one workspace is refused in another.
+func runTokenChecksum(ws uuid.UUID, b []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(runTokenContext))
+	h.Write(ws[:])
+	h.Write(b)
+	return h.Sum(nil)[:runTokenChecksumLen]
+}
+
+// encodeRunCursor returns the page token of c in workspace ws: its JSON
+// and a checksum of it and ws, base64url-encoded. The checksum catches a
+// token that was cut, edited, mixed up or carried to another workspace; it
+// is not a signature, and need not be: a token only picks a position among
+// runs the caller may list anyway.
+func encodeRunCursor(ws uuid.UUID, c runCursor) string {
 	b, err := json.Marshal(c)
 	if err != nil {
 		panic(fmt.Sprintf("encode run page token: %v", err))
 	}
-	sum := sha256.Sum256(append([]byte(runTokenContext), b...))
-	return base64.RawURLEncoding.EncodeToString(append(b, sum[:runTokenChecksumLen]...))
+	return base64.RawURLEncoding.EncodeToString(append(b, runTokenChecksum(ws, b)...))
 }
 
-// decodeRunCursor reverses [encodeRunCursor]; any change to the token
-// makes it fail.
-func decodeRunCursor(token string) (runCursor, error) {
+// decodeRunCursor reverses [encodeRunCursor] in workspace ws; any change to
+// the token, or another workspace, makes it fail.
+func decodeRunCursor(ws uuid.UUID, token string) (runCursor, error) {
 	var c runCursor
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
@@ -149,8 +159,7 @@ func decodeRunCursor(token string) (runCursor, error) {
 		return c, fmt.Errorf("too short")
 	}
 	b, got := raw[:len(raw)-runTokenChecksumLen], raw[len(raw)-runTokenChecksumLen:]
-	sum := sha256.Sum256(append([]byte(runTokenContext), b...))
-	if !bytes.Equal(got, sum[:runTokenChecksumLen]) {
+	if !bytes.Equal(got, runTokenChecksum(ws, b)) {
 		return c, fmt.Errorf("checksum mismatch")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -186,9 +195,9 @@ func (s *RunServer) ListRuns(ctx context.Context, req *connect.Request[ferryv1.L
 	var cursorTime *time.Time
 	var cursorID uuid.NullUUID
 	if m.GetPageToken() != "" {
-		c, err := decodeRunCursor(m.GetPageToken())
+		c, err := decodeRunCursor(p.WorkspaceID, m.GetPageToken())
 		if err != nil {
-			return nil, errInvalid("page_token", "not a token returned by ListRuns")
+			return nil, errInvalid("page_token", "not a token returned by ListRuns in this workspace")
 		}
 		if c.F != digest {
 			return nil, errInvalid("page_token", "was returned for other filters; list again without a page token")
@@ -242,7 +251,7 @@ func (s *RunServer) ListRuns(ctx context.Context, req *connect.Request[ferryv1.L
 	}
 	if int32(len(rows)) == limit {
 		last := rows[len(rows)-1]
-		resp.NextPageToken = encodeRunCursor(runCursor{T: last.CreateTime, ID: last.ID, F: digest})
+		resp.NextPageToken = encodeRunCursor(p.WorkspaceID, runCursor{T: last.CreateTime, ID: last.ID, F: digest})
 	}
 	return connect.NewResponse(resp), nil
 }

@@ -62,10 +62,15 @@ func statsWindowOf(m *ferryv1.GetRunStatsRequest, now time.Time) (statsWindow, e
 		return w, errInvalid("bucket", "gives %d buckets over the window; at most %d", w.buckets, maxStatsBuckets)
 	}
 	if t := m.GetEndTime(); t != nil {
-		if err := t.CheckValid(); err != nil {
-			return w, errInvalid("end_time", "%v", err)
+		end, err := timeArg("end_time", t, earliestTime, now.Add(statsHorizon))
+		if err != nil {
+			return w, err
 		}
-		w.end = t.AsTime()
+		if end.Add(-window).Before(earliestTime) {
+			return w, errInvalid("end_time", "with a window of %s, the window would start before %s",
+				window, earliestTime.Format(time.RFC3339))
+		}
+		w.end = end
 	} else {
 		// The end of the bucket holding now, buckets counted from the Unix
 		// epoch, so that bars keep their edges from one call to the next.

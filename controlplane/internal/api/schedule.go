@@ -37,7 +37,7 @@ func (s *ScheduleServer) ApplySchedule(
 		return nil, err
 	}
 	m := req.Msg
-	def, err := definitionFromProto(m.GetSpec())
+	def, err := definitionFromProto(m.GetSpec(), s.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -150,15 +150,18 @@ func (s *ScheduleServer) PreviewSchedule(
 		return nil, err
 	}
 	m := req.Msg
-	after := s.Clock.Now()
+	now := s.Clock.Now()
+	after := now
 	if m.GetAfter() != nil {
-		after = m.GetAfter().AsTime()
+		if after, err = timeArg("after", m.GetAfter(), earliestTime, now.Add(scheduleHorizon)); err != nil {
+			return nil, err
+		}
 	}
 	count := int(m.GetCount())
 	var prev schedule.Preview
 	switch {
 	case m.GetSpec() != nil:
-		def, err := definitionFromProto(m.GetSpec())
+		def, err := definitionFromProto(m.GetSpec(), s.Clock.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -187,8 +190,17 @@ func (s *ScheduleServer) BackfillSchedule(
 		return nil, err
 	}
 	m := req.Msg
+	now := s.Clock.Now()
+	start, err := timeArg("start", m.GetStart(), earliestTime, now.Add(scheduleHorizon))
+	if err != nil {
+		return nil, err
+	}
+	end, err := timeArg("end", m.GetEnd(), earliestTime, now.Add(scheduleHorizon))
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.Service.Backfill(ctx, p.WorkspaceID, p.Subject, m.GetDeployment(), m.GetName(),
-		m.GetStart().AsTime(), m.GetEnd().AsTime(), int(m.GetMaxRuns()))
+		start, end, int(m.GetMaxRuns()))
 	if err != nil {
 		return nil, s.scheduleError(ctx, "backfill schedule", m.GetDeployment(), m.GetName(), err)
 	}
@@ -216,8 +228,8 @@ func (s *ScheduleServer) scheduleError(ctx context.Context, op, deployment, name
 	return errInternal(ctx, s.Log, op, err)
 }
 
-// definitionFromProto reads a request's schedule spec.
-func definitionFromProto(sp *ferryv1.ScheduleSpec) (schedule.Definition, error) {
+// definitionFromProto reads a request's schedule spec at now.
+func definitionFromProto(sp *ferryv1.ScheduleSpec, now time.Time) (schedule.Definition, error) {
 	def := schedule.Definition{
 		Expression:   sp.GetExpression(),
 		Zone:         sp.GetZone(),
@@ -249,7 +261,11 @@ func definitionFromProto(sp *ferryv1.ScheduleSpec) (schedule.Definition, error) 
 		return def, errInvalid("spec.catch_up", "unknown policy %v", sp.GetCatchUp())
 	}
 	if t := sp.GetAnchorTime(); t != nil {
-		def.Anchor = t.AsTime()
+		anchor, err := timeArg("spec.anchor_time", t, earliestTime, now.Add(scheduleHorizon))
+		if err != nil {
+			return def, err
+		}
+		def.Anchor = anchor
 	}
 	return def, nil
 }

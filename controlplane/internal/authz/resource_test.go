@@ -52,6 +52,41 @@ func TestResourceOf(t *testing.T) {
 			want:      map[string]string{"type": "work_pool"},
 		},
 		{
+			name:      "acronym",
+			procedure: "/ferry.v1.APIKeyService/RevokeAPIKey",
+			msg:       &ferryv1.RevokeAPIKeyRequest{Id: "k1"},
+			want:      map[string]string{"type": "api_key", "id": "k1"},
+			label:     "api_key/k1",
+		},
+		{
+			name:      "user by email",
+			procedure: "/ferry.v1.UserService/CreateUser",
+			msg:       &ferryv1.CreateUserRequest{Email: "ada@example.com", DisplayName: "Ada"},
+			want:      map[string]string{"type": "user", "email": "ada@example.com"},
+			label:     "user/ada@example.com",
+		},
+		{
+			name:      "pause a deployment",
+			procedure: "/ferry.v1.PauseService/Pause",
+			msg:       &ferryv1.PauseRequest{Target: &ferryv1.PauseTarget{Deployment: "etl"}},
+			want:      map[string]string{"type": "deployment", "name": "etl", "deployment": "etl"},
+			label:     "deployment/etl",
+		},
+		{
+			name:      "resume a pool",
+			procedure: "/ferry.v1.PauseService/Resume",
+			msg:       &ferryv1.ResumeRequest{Target: &ferryv1.PauseTarget{Pool: "docker"}},
+			want:      map[string]string{"type": "work_pool", "name": "docker", "pool": "docker"},
+			label:     "work_pool/docker",
+		},
+		{
+			name:      "pause a queue",
+			procedure: "/ferry.v1.PauseService/Pause",
+			msg:       &ferryv1.PauseRequest{Target: &ferryv1.PauseTarget{Pool: "docker", Queue: "fast"}},
+			want:      map[string]string{"type": "work_queue", "name": "fast", "pool": "docker", "queue": "fast"},
+			label:     "work_queue/fast",
+		},
+		{
 			name:      "one-word method",
 			procedure: "/ferry.v1.AgentService/Heartbeat",
 			msg:       nil,
@@ -81,5 +116,31 @@ func TestResourceOf(t *testing.T) {
 				t.Errorf("resourceLabel = %q, want %q", label, tt.label)
 			}
 		})
+	}
+}
+
+func TestResourceType(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		procedure string
+		want      string
+	}{
+		{"/ferry.v1.APIKeyService/CreateAPIKey", "api_key"},
+		{"/ferry.v1.APIKeyService/ListAPIKeys", "api_key"},
+		{"/ferry.v1.APIKeyService/RevokeAPIKey", "api_key"},
+		{"/ferry.v1.WorkPoolService/ApplyWorkPool", "work_pool"},
+		{"/ferry.v1.WorkPoolService/ListWorkPools", "work_pool"},
+		{"/ferry.v1.AgentTokenService/CreateAgentToken", "agent_token"},
+		{"/ferry.v1.RunService/ListRuns", "run"},
+		{"/ferry.v1.UserService/CreateUser", "user"},
+		{"/ferry.v1.AgentService/Heartbeat", "heartbeat"},
+		{"/x.v1.S/GetAPI", "api"},
+		{"/x.v1.S/ListIDs", "id"},
+		{"/x.v1.S/GetHTTPServerURL", "http_server_url"},
+	}
+	for _, tt := range tests {
+		if got := resourceType(tt.procedure); got != tt.want {
+			t.Errorf("resourceType(%q) = %q, want %q", tt.procedure, got, tt.want)
+		}
 	}
 }

@@ -139,3 +139,35 @@ func TestReadCommandsAfterApply(t *testing.T) {
 		}
 	}
 }
+
+func TestDeploymentPausedShown(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t)
+	src := "pools:\n  - {name: local, type: process}\ndeployments:\n" +
+		"  - {name: etl, pool: local, command: [etl]}\n  - {name: report, pool: local, command: [report]}\n"
+	if r := srv.runContext(t, t.Context(), src, nil, "apply", "-f", "-"); r.code != 0 {
+		t.Fatalf("apply: exit %d, stderr %q", r.code, r.stderr)
+	}
+	srv.mu.Lock()
+	srv.deployments["etl"].Paused = true
+	srv.mu.Unlock()
+
+	r := srv.run(t, nil, "deployment", "ls")
+	want := "NAME    VERSION  POOL   QUEUE  PAUSED  UPDATED              DESCRIPTION\n" +
+		"etl     1        local  -      yes     2024-05-01 12:01:00  -\n" +
+		"report  1        local  -      no      2024-05-01 12:01:00  -\n"
+	if diff := cmp.Diff(want, r.stdout); diff != "" {
+		t.Errorf("deployment ls (-want +got):\n%s", diff)
+	}
+	for _, tt := range []struct {
+		name, want string
+	}{
+		{"etl", "Paused: yes"},
+		{"report", "Paused: no"},
+	} {
+		r := srv.run(t, nil, "deployment", "get", tt.name)
+		if shown := strings.Join(strings.Fields(r.stdout), " "); !strings.Contains(shown, tt.want) {
+			t.Errorf("deployment get %s does not show %q:\n%s", tt.name, tt.want, r.stdout)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,6 +245,21 @@ func (s fakeDeployments) ApplyDeployment(_ context.Context, req *connect.Request
 	d.Spec = proto.CloneOf(m.GetSpec())
 	d.UpdateTime = ts(time.Minute)
 	return connect.NewResponse(&ferryv1.ApplyDeploymentResponse{Deployment: proto.CloneOf(d), Changed: true}), nil
+}
+
+// ListDeployments lists the deployments by name, of one pool when asked,
+// in a single page.
+func (s fakeDeployments) ListDeployments(_ context.Context, req *connect.Request[ferryv1.ListDeploymentsRequest]) (*connect.Response[ferryv1.ListDeploymentsResponse], error) {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	resp := &ferryv1.ListDeploymentsResponse{}
+	for _, d := range s.f.deployments {
+		if pool := req.Msg.GetPool(); pool == "" || d.GetSpec().GetPool() == pool {
+			resp.Deployments = append(resp.Deployments, proto.CloneOf(d))
+		}
+	}
+	slices.SortFunc(resp.Deployments, func(a, b *ferryv1.Deployment) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return connect.NewResponse(resp), nil
 }
 
 func (s fakeDeployments) GetDeployment(_ context.Context, req *connect.Request[ferryv1.GetDeploymentRequest]) (*connect.Response[ferryv1.GetDeploymentResponse], error) {

@@ -58,7 +58,7 @@ func (f *limitsFake) ExplainRun(_ context.Context, r *connect.Request[ferryv1.Ex
 	return connect.NewResponse(&ferryv1.ExplainRunResponse{
 		Run: &ferryv1.Run{Id: r.Msg.GetId(), Deployment: "etl", State: ferryv1.RunState_RUN_STATE_SCHEDULED, StateName: "Scheduled"},
 		Reasons: []*ferryv1.WaitReason{
-			{Code: ferryv1.WaitReasonCode_WAIT_REASON_CODE_CONCURRENCY_LIMIT, Message: "concurrency limit queue/local/a is full: 1 of 1 slots held",
+			{Code: ferryv1.WaitReasonCode_WAIT_REASON_CODE_CONCURRENCY_LIMIT, Message: "concurrency limit queue/local/a is full: 1 of 1 slot held",
 				Limit: "queue/local/a", HoldingRunIds: []string{"r-1"}},
 			{Code: ferryv1.WaitReasonCode_WAIT_REASON_CODE_PRIORITY, Message: "2 due runs come first", RunsAhead: 2},
 		},

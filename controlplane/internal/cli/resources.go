@@ -104,10 +104,11 @@ func deploymentList(ctx context.Context, env Env, args []string) error {
 	for _, d := range all {
 		rows = append(rows, []string{
 			clean(d.GetName()), strconv.Itoa(int(d.GetVersion())), clean(d.GetSpec().GetPool()),
-			orDash(d.GetSpec().GetQueue()), fm.timestamp(d.GetUpdateTime()), orDash(d.GetSpec().GetDescription()),
+			orDash(d.GetSpec().GetQueue()), yesNo(d.GetPaused()), fm.timestamp(d.GetUpdateTime()),
+			orDash(d.GetSpec().GetDescription()),
 		})
 	}
-	return writeTable(env.Stdout, []string{"NAME", "VERSION", "POOL", "QUEUE", "UPDATED", "DESCRIPTION"}, rows)
+	return writeTable(env.Stdout, []string{"NAME", "VERSION", "POOL", "QUEUE", "PAUSED", "UPDATED", "DESCRIPTION"}, rows)
 }
 
 func deploymentGet(ctx context.Context, env Env, args []string) error {
@@ -160,6 +161,7 @@ func deploymentFields(fm formatter, d *ferryv1.Deployment) []field {
 		{"ID", d.GetId()},
 		{"Version", strconv.Itoa(int(d.GetVersion()))},
 		{"Pool / queue", clean(s.GetPool()) + " / " + orDash(s.GetQueue())},
+		{"Paused", yesNo(d.GetPaused())},
 		{"Description", orDash(s.GetDescription())},
 		{"Command", clean(string(command))},
 		{"Working dir", orDash(s.GetWorkingDir())},

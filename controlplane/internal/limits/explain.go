@@ -166,11 +166,18 @@ func Explain(ctx context.Context, q db.Querier, p ExplainParams) ([]Reason, erro
 		}
 		if ahead > 0 {
 			out = append(out, Reason{Code: CodePriority, RunsAhead: ahead,
-				Message: fmt.Sprintf("%d due runs of pool %s come first (queue priority, run priority, then expected start)",
-					ahead, pool.Name)})
+				Message: runsAheadMessage(ahead, pool.Name)})
 		}
 	}
 	return out, nil
+}
+
+// runsAheadMessage says that n due runs of pool come before the run.
+func runsAheadMessage(n int32, pool string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 due run of pool %s comes first (queue priority, run priority, then expected start)", pool)
+	}
+	return fmt.Sprintf("%d due runs of pool %s come first (queue priority, run priority, then expected start)", n, pool)
 }
 
 // agentReason says why no agent of the pool can take a run, or returns nil
@@ -193,9 +200,15 @@ func agentReason(agents []db.AgentListRow, pool string, staleBefore time.Time) *
 	switch {
 	case online == 0:
 		return &Reason{Code: CodeNoAgent, Message: fmt.Sprintf("no agent of work pool %s is online", pool)}
+	case accepting == 0 && online == 1:
+		return &Reason{Code: CodeAgentsDraining,
+			Message: fmt.Sprintf("the only online agent of work pool %s is draining", pool)}
 	case accepting == 0:
 		return &Reason{Code: CodeAgentsDraining,
 			Message: fmt.Sprintf("all %d online agents of work pool %s are draining", online, pool)}
+	case accepting == 1:
+		return &Reason{Code: CodeAgentsAtCapacity,
+			Message: fmt.Sprintf("the only accepting agent of work pool %s is at capacity", pool)}
 	}
 	return &Reason{Code: CodeAgentsAtCapacity,
 		Message: fmt.Sprintf("all %d accepting agents of work pool %s are at capacity", accepting, pool)}
@@ -265,7 +278,7 @@ func fullLimits(
 			continue
 		}
 		out = append(out, Reason{Code: CodeConcurrencyLimit, Limit: label, HoldingRunIDs: holders,
-			Message: fmt.Sprintf("concurrency limit %s is full: %d of %d slots held", label, len(holders), slots)})
+			Message: fullLimitMessage(label, len(holders), slots)})
 	}
 	return out, nil
 }
@@ -294,4 +307,13 @@ func orZero(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return *t
+}
+
+// fullLimitMessage says that held of the slots of limit label are held.
+func fullLimitMessage(label string, held int, slots int32) string {
+	unit := "slots"
+	if slots == 1 {
+		unit = "slot"
+	}
+	return fmt.Sprintf("concurrency limit %s is full: %d of %d %s held", label, held, slots, unit)
 }

@@ -46,17 +46,105 @@ func serverOwner() (*credential, error) {
 
 // prepareDir creates dir and, when the server runs as another account,
 // hands dir to it and checks that it can reach dir.
+//
+// When the server runs as another account, the existing part of the path
+// is checked before anything is created, so a refusal leaves nothing
+// behind; the parents it creates get mode 0755, so that account can
+// traverse them, and dir itself 0700 owned by that account. Files holding
+// secrets beside dir are created 0600, so the open parents expose names
+// only. When the server runs as the caller, everything created is 0700.
 func prepareDir(dir string, owner *credential) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("pgembed: create %s: %w", dir, err)
-	}
 	if owner == nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("pgembed: create %s: %w", dir, err)
+		}
 		return nil
 	}
+	missing, err := missingDirs(dir)
+	if err != nil {
+		return err
+	}
+	// The first existing directory, and every one above it, must be
+	// searchable; dir itself, if it exists, is handed over below.
+	existing := dir
+	if len(missing) > 0 {
+		existing = filepath.Dir(missing[0])
+		if err := checkAccess(existing, owner, 0o1); err != nil {
+			return err
+		}
+	}
+	for d := filepath.Dir(existing); ; d = filepath.Dir(d) {
+		if err := checkAccess(d, owner, 0o1); err != nil {
+			return err
+		}
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	if err := createDirs(missing); err != nil {
+		return err
+	}
 	if err := os.Chown(dir, int(owner.uid), int(owner.gid)); err != nil {
+		removeDirs(missing)
 		return fmt.Errorf("pgembed: hand %s to user %s: %w", dir, serverUser, err)
 	}
-	return checkReachable(dir, owner)
+	if err := checkReachable(dir, owner); err != nil {
+		removeDirs(missing)
+		return err
+	}
+	return nil
+}
+
+// missingDirs returns the directories from the topmost one that does not
+// exist down to dir, outermost first; empty when dir exists.
+func missingDirs(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		info, err := os.Stat(d)
+		if err == nil {
+			if !info.IsDir() {
+				return nil, fmt.Errorf("pgembed: create %s: %s is not a directory", dir, d)
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("pgembed: check %s: %w", d, err)
+		}
+		missing = append([]string{d}, missing...)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	return missing, nil
+}
+
+// createDirs creates dirs, outermost first: every one but the last with
+// mode 0755 (whatever the umask), the last with 0700. On failure it removes
+// the ones it created.
+func createDirs(dirs []string) error {
+	for i, d := range dirs {
+		mode := fs.FileMode(0o755)
+		if i == len(dirs)-1 {
+			mode = 0o700
+		}
+		if err := os.Mkdir(d, mode); err != nil {
+			removeDirs(dirs[:i])
+			return fmt.Errorf("pgembed: create %s: %w", d, err)
+		}
+		if err := os.Chmod(d, mode); err != nil {
+			removeDirs(dirs[:i+1])
+			return fmt.Errorf("pgembed: set mode of %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// removeDirs removes the empty directories dirs, innermost first, undoing
+// createDirs; a directory that is gone or no longer empty is left alone.
+func removeDirs(dirs []string) {
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Remove(dirs[i])
+	}
 }
 
 // makePrivateSocketDir creates a directory under /tmp, short enough for a

@@ -117,7 +117,8 @@ type Cluster struct {
 // connections. It creates the cluster with initdb when Dir/pgdata holds
 // none, and reuses it otherwise. When the calling process runs as root,
 // initdb and postgres run as the "postgres" system user, which must be able
-// to traverse every parent of Dir.
+// to traverse every existing parent of Dir; the parents Start creates get
+// mode 0755 so it can, and nothing is created when it cannot.
 //
 // The server is started with a parent-death signal, so it shuts down when
 // the calling process dies without calling [Cluster.Stop].

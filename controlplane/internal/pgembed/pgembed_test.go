@@ -364,6 +364,57 @@ func TestUnreachableDir(t *testing.T) {
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not contain %q", err, want)
 	}
+	// The refusal comes before anything is created.
+	entries, err := os.ReadDir(private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("refused Start left %d entries in %s, first %q", len(entries), private, entries[0].Name())
+	}
+}
+
+// TestCreatesMissingParents starts a cluster in a directory whose parents
+// do not exist yet, as `ferry server --data-dir NEW` does with NEW/postgres:
+// as root the parents must be left traversable by the postgres user.
+func TestCreatesMissingParents(t *testing.T) {
+	t.Parallel()
+	root := newDir(t)
+	data := filepath.Join(root, "a", "data")
+	dir := filepath.Join(data, "postgres")
+	connect(t, start(t, Config{Dir: dir, Fast: true}))
+
+	// Run as the caller, nothing needs opening up; as root, the parents
+	// are open and the cluster directory belongs to the postgres user.
+	self := uint32(os.Geteuid())
+	parentMode, clusterUID := os.FileMode(0o700), self
+	owner, err := serverOwner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owner != nil {
+		parentMode, clusterUID = 0o755, owner.uid
+	}
+	for _, tt := range []struct {
+		path string
+		mode os.FileMode
+		uid  uint32
+	}{
+		{path: filepath.Join(root, "a"), mode: parentMode, uid: self},
+		{path: data, mode: parentMode, uid: self},
+		{path: dir, mode: 0o700, uid: clusterUID},
+	} {
+		info, err := os.Stat(tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Mode().Perm(); got != tt.mode {
+			t.Errorf("%s: mode %v, want %v", tt.path, got, tt.mode)
+		}
+		if uid := info.Sys().(*syscall.Stat_t).Uid; uid != tt.uid {
+			t.Errorf("%s: owner uid %d, want %d", tt.path, uid, tt.uid)
+		}
+	}
 }
 
 func TestFindBinDir(t *testing.T) {
