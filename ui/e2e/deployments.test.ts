@@ -196,11 +196,13 @@ describe("deployments", () => {
     for (const t of await times.allTextContents()) expect(t).toMatch(/ 02:30:00 \+0[12]:00 CES?T/);
 
     await card.getByRole("button", { name: "Resume schedule nightly" }).click();
+    await card.getByRole("button", { name: "Yes, resume schedule nightly" }).click();
     await card.getByText("Resumed nightly.").waitFor();
     // The button stays focusable while the call runs, so focus stays on it.
     await expect.poll(() => focused(page)).toBe("BUTTON Pause schedule nightly");
     await expect.poll(() => card.locator(".badge").first().textContent()).toBe("Active");
     await card.getByRole("button", { name: "Pause schedule nightly" }).click();
+    await card.getByRole("button", { name: "Yes, pause schedule nightly" }).click();
     await card.getByText(/^Paused nightly; \d+ future runs? cancelled\.$/).waitFor();
     await expect.poll(() => card.locator(".badge").first().textContent()).toBe("Paused");
   });

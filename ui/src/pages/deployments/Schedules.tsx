@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useClient } from "../../api/clients";
 import { ScheduleKind, ScheduleService, type Schedule } from "../../gen/ferry/v1/schedule_pb";
+import { ConfirmButton } from "../../components/Confirm";
 import { EmptyState, ErrorNotice, InfoNotice, Loading } from "../../components/Notice";
 import { formatTime } from "../../lib/time";
 import { Untrusted } from "../../components/Untrusted";
@@ -101,10 +102,21 @@ function ScheduleCard({ schedule: s, canPause }: { schedule: Schedule; canPause:
       )}
       {!active && <p className="hint">Paused: it creates no runs until resumed.</p>}
       {canPause && (
-        // aria-disabled, not disabled: a disabled button drops focus to the page.
-        <button type="button" onClick={() => toggle.mutate()} aria-disabled={toggle.isPending || undefined}>
-          {showUntrusted(active ? `Pause schedule ${s.name}` : `Resume schedule ${s.name}`)}
-        </button>
+        <ConfirmButton
+          label={active ? `Pause schedule ${s.name}` : `Resume schedule ${s.name}`}
+          busyLabel={active ? "Pausing…" : "Resuming…"}
+          tone={active ? "danger" : "primary"}
+          title={`${active ? "Pause" : "Resume"} schedule ${s.name}?`}
+          body={
+            active
+              ? `It creates no more runs until resumed, and its runs created ahead that have not started are cancelled.`
+              : `It creates runs again from its next fire time.`
+          }
+          confirmLabel={`Yes, ${active ? "pause" : "resume"} schedule ${s.name}`}
+          busy={toggle.isPending}
+          onOpen={() => toggle.reset()}
+          onConfirm={() => toggle.mutate()}
+        />
       )}
       {toggle.isSuccess && <InfoNotice>{toggle.data}</InfoNotice>}
       {toggle.isError && <ErrorNotice error={toggle.error} what={active ? "Cannot pause" : "Cannot resume"} />}
