@@ -29,8 +29,8 @@ export function launchBrowser(): Promise<Browser> {
 }
 
 /** Opens a page that fails the test on any uncaught page error. */
-export async function newPage(browser: Browser, width = 1280, height = 860): Promise<Page> {
-  const ctx = await browser.newContext({ baseURL: env.baseURL, viewport: { width, height } });
+export async function newPage(browser: Browser, width = 1280, height = 860, baseURL = env.baseURL): Promise<Page> {
+  const ctx = await browser.newContext({ baseURL, viewport: { width, height } });
   const page = await ctx.newPage();
   page.on("pageerror", (err) => {
     throw new Error(`uncaught error in the page: ${err.message}`);
@@ -57,12 +57,12 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 /** Returns an API client authenticated with the installation's admin key. */
-export function adminClient<T extends DescService>(service: T): Client<T> {
+export function adminClient<T extends DescService>(service: T, baseURL = env.baseURL, key = env.adminKey): Client<T> {
   const transport = createConnectTransport({
-    baseUrl: env.baseURL,
+    baseUrl: baseURL,
     interceptors: [
       (next) => async (req) => {
-        req.header.set("Authorization", `Bearer ${env.adminKey}`);
+        req.header.set("Authorization", `Bearer ${key}`);
         return next(req);
       },
     ],

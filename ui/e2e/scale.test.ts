@@ -9,10 +9,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
 import { RunService, RunState } from "../src/gen/ferry/v1/run_pb";
-import { launchBrowser, screenshot } from "./browser";
+import { adminClient, launchBrowser, newPage, screenshot } from "./browser";
 import { removeDataDir, repo, startServer, stopAll, type ServerProc } from "./servers";
 
 const run = promisify(execFile);
@@ -41,11 +39,7 @@ afterAll(async () => {
 
 /** Opens a page on the scale server, signed in with its admin API key. */
 async function signedInPage(width = 1280): Promise<Page> {
-  const ctx = await browser.newContext({ baseURL: srv.baseURL, viewport: { width, height: 900 } });
-  const page = await ctx.newPage();
-  page.on("pageerror", (err) => {
-    throw new Error(`uncaught error in the page: ${err.message}`);
-  });
+  const page = await newPage(browser, width, 900, srv.baseURL);
   await page.goto("/signin");
   await page.getByRole("tab", { name: "API key" }).click();
   await page.getByLabel("API key").fill(srv.adminKey);
@@ -64,18 +58,7 @@ async function lastCallMs(page: Page, procedure: string): Promise<number> {
 }
 
 function client() {
-  return createClient(
-    RunService,
-    createConnectTransport({
-      baseUrl: srv.baseURL,
-      interceptors: [
-        (next) => async (req) => {
-          req.header.set("Authorization", `Bearer ${srv.adminKey}`);
-          return next(req);
-        },
-      ],
-    }),
-  );
+  return adminClient(RunService, srv.baseURL, srv.adminKey);
 }
 
 /** Reads the run ids the table links to, in order. */

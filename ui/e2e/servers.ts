@@ -1,7 +1,7 @@
 // Real Ferry processes for the browser tests: `bin/ferry server` on its
 // embedded PostgreSQL and `bin/ferry-agent`, on loopback ports only.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, existsSync, rmSync, chmodSync, readFileSync } from "node:fs";
+import { mkdtempSync, openSync, existsSync, rmSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -79,7 +79,6 @@ export async function startServer(prefix: string): Promise<ServerProc> {
 
 /** Starts `ferry-agent` for a pool of srv with a new token and the trusted keys. */
 export async function startAgent(srv: ServerProc, pool: string, name: string): Promise<ChildProcess> {
-  const { writeFileSync } = await import("node:fs");
   const tokenFile = join(srv.dataDir, `${name}-token`);
   const { stdout: token } = await srv.ferry("agent", "token", "create", "--pool", pool, "--name", name);
   writeFileSync(tokenFile, token.trim(), { mode: 0o600 });

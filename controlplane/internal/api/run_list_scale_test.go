@@ -39,11 +39,13 @@ const scaleRuns = 1_000_000
 // a query that fell back to reading the table would need the whole table.
 const scaleBufferBudget = 2500
 
-// statementRecorder is a pgx tracer that keeps the sqlc statements of the
-// runs table (those named "Run...") that the handler issues.
+// statementRecorder is a pgx tracer that keeps the sqlc statements the
+// handler issues whose names start with prefix, such as "Run" for the runs
+// table or "LogLines" for the log.
 type statementRecorder struct {
-	mu   sync.Mutex
-	seen []recordedStatement
+	prefix string
+	mu     sync.Mutex
+	seen   []recordedStatement
 }
 
 // recordedStatement is one statement and its arguments.
@@ -53,10 +55,11 @@ type recordedStatement struct {
 	args []any
 }
 
-// TraceQueryStart records the statement when it is a sqlc query of runs.
+// TraceQueryStart records the statement when it is a sqlc query named with
+// the recorder's prefix.
 func (r *statementRecorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	name, ok := strings.CutPrefix(data.SQL, "-- name: ")
-	if !ok || !strings.HasPrefix(name, "Run") {
+	if !ok || !strings.HasPrefix(name, r.prefix) {
 		return ctx
 	}
 	name, _, _ = strings.Cut(name, " ")
@@ -110,7 +113,7 @@ func TestRunListingAtScale(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	rec := &statementRecorder{}
+	rec := &statementRecorder{prefix: "Run"}
 	cfg, err := pgxpool.ParseConfig(dbtest.ConnString(t))
 	if err != nil {
 		t.Fatalf("parse connection string: %v", err)

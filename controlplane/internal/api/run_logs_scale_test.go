@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,38 +36,6 @@ const scaleLogLines = 1_000_000
 // pages. The log of scaleLogLines lines takes some 8,000 heap pages, so a
 // query that read the log from its other end, or the whole table, fails.
 const scaleLogBufferBudget = 200
-
-// logStatementRecorder is a pgx tracer that keeps the sqlc statements of
-// the log table (those named "LogLines...") that the handler issues.
-type logStatementRecorder struct {
-	mu   sync.Mutex
-	seen []recordedStatement
-}
-
-// TraceQueryStart records the statement when it is a sqlc query of log lines.
-func (r *logStatementRecorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	name, ok := strings.CutPrefix(data.SQL, "-- name: ")
-	if !ok || !strings.HasPrefix(name, "LogLines") {
-		return ctx
-	}
-	name, _, _ = strings.Cut(name, " ")
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.seen = append(r.seen, recordedStatement{name: name, sql: data.SQL, args: data.Args})
-	return ctx
-}
-
-// TraceQueryEnd does nothing.
-func (r *logStatementRecorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-
-// take returns the statements recorded since the last take.
-func (r *logStatementRecorder) take() []recordedStatement {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.seen
-	r.seen = nil
-	return out
-}
 
 // logPlanNode is the part of a node of EXPLAIN (FORMAT JSON) the log test
 // reads.
@@ -171,7 +138,7 @@ func TestRunLogsAtScale(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	rec := &logStatementRecorder{}
+	rec := &statementRecorder{prefix: "LogLines"}
 	cfg, err := pgxpool.ParseConfig(dbtest.ConnString(t))
 	if err != nil {
 		t.Fatalf("parse connection string: %v", err)
